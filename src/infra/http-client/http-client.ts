@@ -1,0 +1,168 @@
+/**
+ * The one outbound HTTP client. Every platform request goes through it, so
+ * upstream rewriting (tests, replay), SSRF guarding, timeouts and error
+ * mapping live in one place.
+ */
+import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
+import { AppError } from '../../errors/app-error.js';
+import { rewriteUrl } from './upstream-rewrite.js';
+import { assertPublicUrl, guardedDispatcher } from './ssrf-guard.js';
+
+export const DEFAULT_USER_AGENT =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+
+export interface HttpClientOptions {
+  /** YTBH_UPSTREAM_REWRITE */
+  upstreamRewrite?: string | undefined;
+  /** ALLOW_PRIVATE_ADDRESSES: lets guarded requests reach private hosts (tests). */
+  allowPrivateAddresses?: boolean;
+  timeoutMs?: number;
+  maxRedirects?: number;
+}
+
+export interface RequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array | null;
+  /** Apply the SSRF guard (user-supplied URLs). */
+  guard?: boolean;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** 'follow' (default) re-applies rewrite and guard at every hop. */
+  redirect?: 'follow' | 'manual';
+}
+
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export class HttpClient {
+  readonly upstreamRewrite: string | undefined;
+  private readonly allowPrivate: boolean;
+  private readonly timeoutMs: number;
+  private readonly maxRedirects: number;
+  private readonly agent: Agent;
+
+  constructor(options: HttpClientOptions = {}) {
+    this.upstreamRewrite = options.upstreamRewrite || undefined;
+    this.allowPrivate = options.allowPrivateAddresses ?? false;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxRedirects = options.maxRedirects ?? 10;
+    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+  }
+
+  /** Performs a request; redirects are followed hop by hop so each hop is rewritten and guarded. */
+  async request(target: string | URL, opts: RequestOptions = {}): Promise<Response> {
+    let current = new URL(target.toString());
+    let method = (opts.method ?? 'GET').toUpperCase();
+    let body = opts.body ?? null;
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const guard = opts.guard === true && !this.allowPrivate;
+
+    for (let hop = 0; ; hop++) {
+      if (guard) await assertPublicUrl(current, false);
+      const { url, upstreamHost } = rewriteUrl(current, this.upstreamRewrite);
+      const headers: Record<string, string> = { 'user-agent': DEFAULT_USER_AGENT, ...lower(opts.headers) };
+      if (upstreamHost) headers['x-upstream-host'] = upstreamHost;
+      const dispatcher: Dispatcher = guard && !upstreamHost ? guardedDispatcher() : this.agent;
+      let res: Response;
+      try {
+        res = (await undiciFetch(url, {
+          method,
+          headers,
+          body: body as UndiciRequestInit['body'],
+          redirect: 'manual',
+          signal,
+          dispatcher,
+        })) as unknown as Response;
+      } catch (err) {
+        throw mapFetchError(err, current, timeout);
+      }
+      const location = res.headers.get('location');
+      if (opts.redirect === 'manual' || !REDIRECT_STATUSES.has(res.status) || !location) return res;
+      await res.body?.cancel();
+      if (hop >= this.maxRedirects) throw new AppError('upstream_error', 'Too many redirects', { url: current.toString() });
+      current = new URL(location, current);
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
+        method = 'GET';
+        body = null;
+      }
+    }
+  }
+
+  async getText(url: string | URL, opts: RequestOptions = {}): Promise<{ status: number; text: string; headers: Headers }> {
+    const res = await this.request(url, opts);
+    return { status: res.status, text: await res.text(), headers: res.headers };
+  }
+
+  /** JSON request; non-2xx and unparsable bodies become upstream_error. */
+  async json<T = unknown>(url: string | URL, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.request(url, opts);
+    const text = await res.text();
+    if (!res.ok) {
+      throw new AppError(res.status === 429 ? 'rate_limited' : 'upstream_error', `Upstream answered HTTP ${res.status}`, {
+        url: stripQuery(url),
+        status: res.status,
+      });
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new AppError('upstream_error', 'Upstream answered with invalid JSON', { url: stripQuery(url) });
+    }
+  }
+
+  /** A fetch-compatible function (for libraries such as youtubei.js) routed through this client. */
+  readonly fetch: FetchLike = async (input, init) => {
+    const req = input instanceof Request ? input : null;
+    const url = req ? req.url : input.toString();
+    const headers = headersToRecord(init?.headers ?? req?.headers);
+    let body: string | Uint8Array | null = null;
+    const rawBody = init?.body ?? (req && req.body ? await req.arrayBuffer() : null);
+    if (typeof rawBody === 'string') body = rawBody;
+    else if (rawBody instanceof ArrayBuffer) body = new Uint8Array(rawBody);
+    else if (rawBody instanceof Uint8Array) body = rawBody;
+    else if (rawBody != null) body = new Uint8Array(await new Response(rawBody as ConstructorParameters<typeof Response>[0]).arrayBuffer());
+    const redirect = (init?.redirect ?? req?.redirect) === 'manual' ? 'manual' : 'follow';
+    return this.request(url, {
+      method: init?.method ?? req?.method ?? 'GET',
+      headers,
+      body,
+      redirect,
+      ...(init?.signal ? { signal: init.signal } : {}),
+    });
+  };
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function lower(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function headersToRecord(h: ConstructorParameters<typeof Headers>[0] | undefined): Record<string, string> {
+  if (!h) return {};
+  const out: Record<string, string> = {};
+  new Headers(h).forEach((v, k) => (out[k] = v));
+  return out;
+}
+
+function stripQuery(url: string | URL): string {
+  const u = new URL(url.toString());
+  return `${u.origin}${u.pathname}`;
+}
+
+function mapFetchError(err: unknown, url: URL, timeout: AbortSignal): AppError {
+  if (err instanceof AppError) return err;
+  const cause = (err as { cause?: { code?: string } })?.cause;
+  if (cause?.code === 'ESSRF') {
+    return new AppError('invalid_url', 'URL points to a private or reserved address', { host: url.hostname });
+  }
+  if (timeout.aborted) return new AppError('upstream_timeout', 'Upstream did not answer in time', { host: url.hostname });
+  return new AppError('upstream_error', 'Could not reach upstream', { host: url.hostname, cause: cause?.code }, { cause: err });
+}
