@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   invalid_url: 400,
   unsupported_url: 400,
   validation_failed: 400,
+  invalid_json: 400,
   bad_request: 400,
   unauthorized: 401,
   forbidden: 403,

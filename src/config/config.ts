@@ -1,0 +1,123 @@
+/**
+ * Typed configuration from environment variables and an optional JSON file
+ * (YTBH_CONFIG, keys are the env names). Environment wins over the file.
+ * Invalid values stop the process with a message naming the variable.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { FIELDS, type Field, type FieldName } from './fields.js';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  role: 'all' | 'api' | 'worker';
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  ytdlpPath: string;
+  ffmpegPath: string;
+  upstreamRewrite: string | undefined;
+  allowPrivateAddresses: boolean;
+  trustProxy: string[];
+  bodyLimit: number;
+  jwtSecret: string | undefined;
+  encryptionKey: string | undefined;
+  videoInfoTtl: number;
+  ytdlpTimeoutMs: number;
+  upstreamTimeoutMs: number;
+  platformBudget: string;
+}
+
+/** True when state is shared with other processes (secrets must then be given, not generated). */
+export function isDistributed(config: Pick<Config, 'databaseUrl' | 'redisUrl'>): boolean {
+  return Boolean(config.databaseUrl || config.redisUrl);
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Source = Record<string, string | undefined>;
+
+function parseValue(field: Field, raw: string): { value?: unknown; problem?: string } {
+  const t = field.type;
+  const name = field.env;
+  switch (t.kind) {
+    case 'string':
+      return raw === '' ? { value: undefined } : { value: raw };
+    case 'int': {
+      const n = Number(raw);
+      if (!/^-?\d+$/.test(raw.trim()) || n < t.min || n > t.max) {
+        return { problem: `${name} must be an integer from ${t.min} to ${t.max} (got '${raw}')` };
+      }
+      return { value: n };
+    }
+    case 'bool': {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return { value: true };
+      if (['0', 'false', 'no', 'off', ''].includes(v)) return { value: false };
+      return { problem: `${name} must be true or false (got '${raw}')` };
+    }
+    case 'enum':
+      return t.values.includes(raw)
+        ? { value: raw }
+        : { problem: `${name} must be one of ${t.values.join(', ')} (got '${raw}')` };
+    case 'url': {
+      if (raw === '') return { value: undefined };
+      try {
+        const u = new URL(raw);
+        if (!t.protocols.includes(u.protocol)) throw new Error('protocol');
+        return { value: raw };
+      } catch {
+        const shown = field.secret ? '<hidden>' : `'${raw}'`;
+        return { problem: `${name} must be a ${t.protocols.map((p) => p.replace(':', '://')).join(' or ')} URL (got ${shown})` };
+      }
+    }
+    case 'list':
+      return { value: raw.split(',').map((s) => s.trim()).filter(Boolean) };
+  }
+}
+
+function readConfigFile(file: string): Source {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError([`YTBH_CONFIG: cannot read ${file} as JSON (${(err as Error).message})`]);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError([`YTBH_CONFIG: ${file} must hold a JSON object`]);
+  }
+  const known = new Set(Object.values(FIELDS).map((f) => f.env as string));
+  const out: Source = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    if (!known.has(k)) throw new ConfigError([`YTBH_CONFIG: unknown setting '${k}'`]);
+    out[k] = Array.isArray(v) ? v.join(',') : String(v);
+  }
+  return out;
+}
+
+export function loadConfig(env: Source = process.env, overrides: Partial<Config> = {}): Config {
+  const source: Source = { ...(env.YTBH_CONFIG ? readConfigFile(env.YTBH_CONFIG) : {}), ...env };
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(FIELDS) as [FieldName, Field][]) {
+    const raw = source[field.env];
+    if (raw === undefined) {
+      out[key] = field.default;
+      continue;
+    }
+    const { value, problem } = parseValue(field, raw);
+    if (problem) problems.push(problem);
+    else out[key] = value ?? field.default;
+  }
+  const config = { ...(out as unknown as Config), ...overrides };
+  if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
+  if (problems.length) throw new ConfigError(problems);
+  config.dataDir = path.resolve(config.dataDir);
+  return config;
+}

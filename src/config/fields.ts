@@ -1,0 +1,98 @@
+/**
+ * Declarative config schema: every setting, its env var, type, default and
+ * allowed values. One table so that validation messages, docs and defaults
+ * never drift apart.
+ */
+export type FieldType =
+  | { kind: 'string' }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'url'; protocols: readonly string[] }
+  | { kind: 'list' };
+
+export interface Field {
+  env: string;
+  type: FieldType;
+  default?: string | number | boolean | string[];
+  doc: string;
+  secret?: boolean;
+}
+
+export const FIELDS = {
+  port: { env: 'PORT', type: { kind: 'int', min: 0, max: 65535 }, default: 8000, doc: 'HTTP port (0 picks a free one)' },
+  host: { env: 'HOST', type: { kind: 'string' }, default: '127.0.0.1', doc: 'HTTP bind address' },
+  dataDir: { env: 'DATA_DIR', type: { kind: 'string' }, default: './data', doc: 'Embedded database, secrets and local files' },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    type: { kind: 'url', protocols: ['postgres:', 'postgresql:'] },
+    doc: 'PostgreSQL URL; unset → PGlite in DATA_DIR',
+    secret: true,
+  },
+  redisUrl: {
+    env: 'REDIS_URL',
+    type: { kind: 'url', protocols: ['redis:', 'rediss:'] },
+    doc: 'Redis URL; unset → in-memory cache and queue',
+    secret: true,
+  },
+  role: { env: 'ROLE', type: { kind: 'enum', values: ['all', 'api', 'worker'] }, default: 'all', doc: 'Process role' },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    type: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    default: 'info',
+    doc: 'pino log level',
+  },
+  ytdlpPath: { env: 'YTDLP_PATH', type: { kind: 'string' }, default: 'yt-dlp', doc: 'yt-dlp executable' },
+  ffmpegPath: { env: 'FFMPEG_PATH', type: { kind: 'string' }, default: 'ffmpeg', doc: 'ffmpeg executable' },
+  upstreamRewrite: {
+    env: 'YTBH_UPSTREAM_REWRITE',
+    type: { kind: 'url', protocols: ['http:', 'https:'] },
+    doc: 'Send platform requests to this replay server instead (tests)',
+  },
+  allowPrivateAddresses: {
+    env: 'ALLOW_PRIVATE_ADDRESSES',
+    type: { kind: 'bool' },
+    default: false,
+    doc: 'Let user URLs reach private/loopback hosts (tests only)',
+  },
+  trustProxy: { env: 'TRUST_PROXY', type: { kind: 'list' }, default: [], doc: 'Proxy addresses/CIDRs whose X-Forwarded-For is trusted' },
+  bodyLimit: {
+    env: 'BODY_LIMIT',
+    type: { kind: 'int', min: 1024, max: 64 * 1024 * 1024 },
+    default: 1024 * 1024,
+    doc: 'Largest accepted request body, bytes',
+  },
+  jwtSecret: { env: 'JWT_SECRET', type: { kind: 'string' }, doc: 'JWT signing secret (≥ 32 chars); generated in embedded mode', secret: true },
+  encryptionKey: {
+    env: 'ENCRYPTION_KEY',
+    type: { kind: 'string' },
+    doc: '32-byte key (base64 or 64 hex chars) for data at rest; generated in embedded mode',
+    secret: true,
+  },
+  videoInfoTtl: {
+    env: 'VIDEO_INFO_TTL',
+    type: { kind: 'int', min: 0, max: 7 * 24 * 3600 },
+    default: 3600,
+    doc: 'Seconds an extraction result stays cached (video_info:{hash})',
+  },
+  ytdlpTimeoutMs: {
+    env: 'YTDLP_TIMEOUT_MS',
+    type: { kind: 'int', min: 1000, max: 600_000 },
+    default: 60_000,
+    doc: 'yt-dlp extraction deadline',
+  },
+  upstreamTimeoutMs: {
+    env: 'UPSTREAM_TIMEOUT_MS',
+    type: { kind: 'int', min: 500, max: 300_000 },
+    default: 20_000,
+    doc: 'Deadline for one platform API request',
+  },
+  platformBudget: {
+    env: 'PLATFORM_BUDGET',
+    type: { kind: 'string' },
+    default: 'youtube=120/60,bilibili=60/60,twitch=120/60,tiktok=60/60,generic=60/60',
+    doc: 'Outbound extraction budget per platform: name=requests/windowSeconds, comma separated',
+  },
+} as const satisfies Record<string, Field>;
+
+export type FieldName = keyof typeof FIELDS;

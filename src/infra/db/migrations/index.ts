@@ -1,0 +1,7 @@
+/** Migrations in order; names are recorded in kysely_migration, never rename one. */
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_initial.js';
+
+export const migrations: Record<string, Migration> = {
+  '0001_initial': m0001,
+};
