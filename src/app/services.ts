@@ -14,6 +14,7 @@ import { openCache, type Cache } from '../infra/cache/index.js';
 import { HttpClient } from '../infra/http-client/http-client.js';
 import { createToolProbe, type ToolVersions } from '../infra/tools.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { ExtractionService } from '../extract/service.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 
@@ -27,6 +28,7 @@ export interface Services {
   readonly http: HttpClient;
   readonly metrics: Metrics;
   readonly tools: () => Promise<ToolVersions>;
+  readonly extraction: ExtractionService;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     });
     closers.unshift(() => http.close());
 
+    const metrics = createMetrics();
     return {
       version: VERSION,
       config,
@@ -74,8 +77,9 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       database,
       cache,
       http,
-      metrics: createMetrics(),
+      metrics,
       tools: createToolProbe(config),
+      extraction: new ExtractionService({ config, cache, http, log, metrics, db: database.db }),
       async close() {
         for (const close of closers) await close();
       },

@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FIELDS, type Field, type FieldName } from './fields.js';
+import { parseBudget, parsePlatformMap, parseSeconds, type Budget } from './platform-map.js';
+import type { Platform } from '../extract/model.js';
 
 export interface Config {
   port: number;
@@ -26,7 +28,9 @@ export interface Config {
   videoInfoTtl: number;
   ytdlpTimeoutMs: number;
   upstreamTimeoutMs: number;
-  platformBudget: string;
+  videoInfoTtlByPlatform: Partial<Record<Platform, number>>;
+  platformBudget: Partial<Record<Platform, Budget>>;
+  ytdlpFallback: boolean;
 }
 
 /** True when state is shared with other processes (secrets must then be given, not generated). */
@@ -115,6 +119,11 @@ export function loadConfig(env: Source = process.env, overrides: Partial<Config>
     if (problem) problems.push(problem);
     else out[key] = value ?? field.default;
   }
+  const ttl = parsePlatformMap('VIDEO_INFO_TTL_BY_PLATFORM', String(out.videoInfoTtlByPlatform ?? ''), parseSeconds, 'seconds');
+  const budget = parsePlatformMap('PLATFORM_BUDGET', String(out.platformBudget ?? ''), parseBudget, 'requests/windowSeconds');
+  for (const p of [ttl.problem, budget.problem]) if (p) problems.push(p);
+  out.videoInfoTtlByPlatform = ttl.value ?? {};
+  out.platformBudget = budget.value ?? {};
   const config = { ...(out as unknown as Config), ...overrides };
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
   if (problems.length) throw new ConfigError(problems);

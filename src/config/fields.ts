@@ -87,11 +87,23 @@ export const FIELDS = {
     default: 20_000,
     doc: 'Deadline for one platform API request',
   },
+  videoInfoTtlByPlatform: {
+    env: 'VIDEO_INFO_TTL_BY_PLATFORM',
+    type: { kind: 'string' },
+    default: '',
+    doc: 'Per-platform cache TTL overrides, e.g. tiktok=600,youtube=1800',
+  },
   platformBudget: {
     env: 'PLATFORM_BUDGET',
     type: { kind: 'string' },
     default: 'youtube=120/60,bilibili=60/60,twitch=120/60,tiktok=60/60,generic=60/60',
-    doc: 'Outbound extraction budget per platform: name=requests/windowSeconds, comma separated',
+    doc: 'Outbound extraction budget per platform (platform_limit:{platform}:{window}): name=requests/windowSeconds',
+  },
+  ytdlpFallback: {
+    env: 'YTDLP_FALLBACK',
+    type: { kind: 'bool' },
+    default: true,
+    doc: 'Retry with yt-dlp when a native extractor cannot parse a page',
   },
 } as const satisfies Record<string, Field>;
 

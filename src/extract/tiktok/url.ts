@@ -1,7 +1,8 @@
 /**
  * TikTok URL recognition and short-link resolution. Items are addressed by
  * their numeric id; the @user part of a URL is cosmetic (TikTok serves any
- * item under `@i`), but it is kept in the canonical URL when known.
+ * item under `@i`), so the canonical URL (the cache key) always uses `@i`:
+ * every link form of one item shares one cache entry.
  */
 import { AppError } from '../../errors/app-error.js';
 import type { ExtractContext, Target } from '../extractor.js';
@@ -9,15 +10,14 @@ import type { ExtractContext, Target } from '../extractor.js';
 export const SHORT_LINK_HOSTS: readonly string[] = ['vm.tiktok.com', 'vt.tiktok.com'];
 
 const ITEM_ID = /^\d{1,25}$/;
-const USER = /^[\w.-]{1,64}$/;
 const MAX_SHORT_LINK_HOPS = 3;
 
-export function tiktokTarget(id: string, user: string | null, photo = false): Target {
+export function tiktokTarget(id: string, photo = false): Target {
   return {
     platform: 'tiktok',
     kind: 'video',
     id,
-    url: `https://www.tiktok.com/@${user ?? 'i'}/video/${id}`,
+    url: pageUrl(id),
     ...(photo ? { hints: { kind: 'photo' } } : {}),
   };
 }
@@ -36,13 +36,12 @@ export function matchTiktokUrl(url: URL): Target | null {
 
   // /@user/video/ID and /@user/photo/ID
   if (first?.startsWith('@') && (second === 'video' || second === 'photo') && third) {
-    const user = first.slice(1);
-    return item(third, USER.test(user) ? user : null, second === 'photo');
+    return item(third, second === 'photo');
   }
   // m.tiktok.com/v/ID.html (old mobile share links)
-  if (first === 'v' && second) return item(second.replace(/\.html$/, ''), null);
+  if (first === 'v' && second) return item(second.replace(/\.html$/, ''));
   // /embed/ID and /embed/v2/ID
-  if (first === 'embed') return item((second === 'v2' ? third : second) ?? '', null);
+  if (first === 'embed') return item((second === 'v2' ? third : second) ?? '');
   return null;
 }
 
@@ -53,9 +52,9 @@ function isShortLink(url: URL): boolean {
   return (host === 'www.tiktok.com' || host === 'tiktok.com') && url.pathname.startsWith('/t/');
 }
 
-function item(id: string, user: string | null, photo = false): Target {
+function item(id: string, photo = false): Target {
   if (!ITEM_ID.test(id)) throw new AppError('invalid_url', 'Malformed TikTok item id', { id });
-  return tiktokTarget(id, user, photo);
+  return tiktokTarget(id, photo);
 }
 
 /**

@@ -76,7 +76,9 @@ export function createYtdlpExtractor(opts: YtdlpExtractorOptions): Extractor {
     const candidates = info.formats.filter((f) => needsProbe(info, f)).slice(0, MAX_PROBES);
     if (!candidates.length) return info;
     const results = await Promise.allSettled(candidates.map((f) => probeOne(f, remaining, ctx)));
-    const notMedia = results.filter((r) => r.status === 'rejected' && isAppError(r.reason) && r.reason.code === 'unsupported_url');
+    const notMedia = results.filter(
+      (r) => r.status === 'rejected' && isAppError(r.reason) && r.reason.code === 'unsupported_url',
+    );
     // yt-dlp calls any non-HTML response a "direct link"; if none of it is media, the URL is unsupported.
     if (notMedia.length === info.formats.length) throw (notMedia[0] as PromiseRejectedResult).reason;
     const probes = new Map<Format, ProbeResult>();
@@ -103,8 +105,11 @@ export function createYtdlpExtractor(opts: YtdlpExtractorOptions): Extractor {
       let json = await runJson(url, ['--no-playlist'], ctx);
       // A page embedding several videos is a playlist even with --no-playlist; its first video stands in.
       if (isPlaylist(json)) {
-        const first = Array.isArray(json.entries) ? (json.entries[0] as Record<string, unknown> | undefined) : undefined;
-        if (!first || typeof first !== 'object') throw new AppError('unsupported_url', 'The URL is a playlist with no videos');
+        const first = Array.isArray(json.entries)
+          ? (json.entries[0] as Record<string, unknown> | undefined)
+          : undefined;
+        if (!first || typeof first !== 'object')
+          throw new AppError('unsupported_url', 'The URL is a playlist with no videos');
         json = first;
       }
       const info = mapVideoInfo(json, url.href);
@@ -116,12 +121,23 @@ export function createYtdlpExtractor(opts: YtdlpExtractorOptions): Extractor {
       const url = await guarded(target.url);
       const first = (n - 1) * PLAYLIST_PAGE_SIZE + 1;
       const last = n * PLAYLIST_PAGE_SIZE;
-      const json = await runJson(url, ['--yes-playlist', '--flat-playlist', '--playlist-items', `${first}:${last}`], ctx);
+      const json = await runJson(
+        url,
+        ['--yes-playlist', '--flat-playlist', '--playlist-items', `${first}:${last}`],
+        ctx,
+      );
       if (!isPlaylist(json)) {
         // A single video is a one-entry playlist.
         const info = mapVideoInfo(json, url.href);
         const entries = n === 1 ? [{ id: info.id, url: info.url, title: info.title, duration: info.duration }] : [];
-        return { platform: info.platform, id: info.id, title: info.title, uploader: info.uploader, entries, next_page: null };
+        return {
+          platform: info.platform,
+          id: info.id,
+          title: info.title,
+          uploader: info.uploader,
+          entries,
+          next_page: null,
+        };
       }
       const playlist = mapPlaylist(json);
       const count = typeof json.playlist_count === 'number' ? json.playlist_count : null;

@@ -3,13 +3,23 @@
  * field may be missing or null), so every read goes through a typed picker,
  * and only formats a client can fetch over http(s), HLS or DASH survive.
  */
-import type { Chapter, Format, FormatProtocol, Platform, Playlist, PlaylistEntry, Subtitle, VideoInfo } from '../model.js';
+import type {
+  Chapter,
+  Format,
+  FormatProtocol,
+  Platform,
+  Playlist,
+  PlaylistEntry,
+  Subtitle,
+  VideoInfo,
+} from '../model.js';
 
 type Json = Record<string, unknown>;
 
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-const obj = (v: unknown): Json | null => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null);
+const obj = (v: unknown): Json | null =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : null;
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const int = (v: unknown): number | null => {
   const n = num(v);
@@ -90,7 +100,9 @@ function mapChapters(v: unknown): Chapter[] | undefined {
     .flatMap((c) => {
       const start = num(c?.start_time);
       const end = num(c?.end_time);
-      return c && start !== null && end !== null ? [{ title: str(c.title) ?? '', start_time: start, end_time: end }] : [];
+      return c && start !== null && end !== null
+        ? [{ title: str(c.title) ?? '', start_time: start, end_time: end }]
+        : [];
     });
   return chapters.length ? chapters : undefined;
 }

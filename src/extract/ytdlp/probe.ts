@@ -43,14 +43,19 @@ function headerArgs(headers: Record<string, string> = {}): string[] {
 export async function ffprobe(url: string, opts: ProbeOptions): Promise<ProbeResult> {
   const args = [
     '-hide_banner',
-    '-v', 'error',
-    '-print_format', 'json',
+    '-v',
+    'error',
+    '-print_format',
+    'json',
     '-show_format',
     '-show_streams',
-    '-protocol_whitelist', PROTOCOLS,
-    '-rw_timeout', String(opts.timeoutMs * 1000), // microseconds
+    '-protocol_whitelist',
+    PROTOCOLS,
+    '-rw_timeout',
+    String(opts.timeoutMs * 1000), // microseconds
     ...headerArgs(opts.headers),
-    '-i', url,
+    '-i',
+    url,
   ];
   const res = await runProcess(resolveFfprobePath(opts.ffprobePath), args, {
     timeoutMs: opts.timeoutMs,
@@ -78,7 +83,9 @@ const numeric = (v: unknown): number | null => {
 
 /** "30000/1001" → 29.97; "0/0" → null */
 function rate(v: unknown): number | null {
-  const [n, d] = String(v ?? '').split('/').map(Number);
+  const [n, d] = String(v ?? '')
+    .split('/')
+    .map(Number);
   return n && d ? Math.round((n / d) * 1000) / 1000 : null;
 }
 

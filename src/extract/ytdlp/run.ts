@@ -48,7 +48,12 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
       child.kill('SIGKILL');
     };
     const timer = setTimeout(
-      () => kill(new AppError('upstream_timeout', `${name} timed out after ${opts.timeoutMs} ms`, { timeoutMs: opts.timeoutMs })),
+      () =>
+        kill(
+          new AppError('upstream_timeout', `${name} timed out after ${opts.timeoutMs} ms`, {
+            timeoutMs: opts.timeoutMs,
+          }),
+        ),
       opts.timeoutMs,
     );
     const onAbort = (): void => kill(abortReason(opts.signal!));
@@ -128,7 +133,11 @@ export async function runYtdlp(rawUrl: string, args: string[], opts: YtdlpRunOpt
 }
 
 /** `runYtdlp` for `-J` modes: parses the single JSON document it prints. */
-export async function runYtdlpJson(rawUrl: string, args: string[], opts: YtdlpRunOptions): Promise<Record<string, unknown>> {
+export async function runYtdlpJson(
+  rawUrl: string,
+  args: string[],
+  opts: YtdlpRunOptions,
+): Promise<Record<string, unknown>> {
   const stdout = await runYtdlp(rawUrl, ['-J', ...args], opts);
   let json: unknown;
   try {

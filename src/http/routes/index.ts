@@ -1,4 +1,7 @@
 /** Every domain's public routes, in one list: the app registers them for the api role. */
 import type { ApiRoutes } from '../app.js';
+import { legacyRoutes } from './legacy.js';
+import { platformRoutes } from './platforms.js';
+import { videoRoutes } from './videos.js';
 
-export const apiRoutes: ApiRoutes[] = [];
+export const apiRoutes: ApiRoutes[] = [videoRoutes, platformRoutes, legacyRoutes];

@@ -6,7 +6,7 @@
 import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
 import { AppError } from '../../errors/app-error.js';
 import { rewriteUrl } from './upstream-rewrite.js';
-import { assertPublicUrl, guardedDispatcher } from './ssrf-guard.js';
+import { assertPublicUrl, guardedDispatcher, parseUserUrl } from './ssrf-guard.js';
 
 export const DEFAULT_USER_AGENT =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
@@ -53,6 +53,9 @@ export class HttpClient {
 
   /** Performs a request; redirects are followed hop by hop so each hop is rewritten and guarded. */
   async request(target: string | URL, opts: RequestOptions = {}): Promise<Response> {
+    // Shape checks (scheme, length, credentials, control characters) apply to every guarded hop;
+    // only the address check is relaxed by allowPrivateAddresses.
+    if (opts.guard === true) parseUserUrl(target.toString());
     let current = new URL(target.toString());
     let method = (opts.method ?? 'GET').toUpperCase();
     let body = opts.body ?? null;
@@ -61,6 +64,7 @@ export class HttpClient {
     const guard = opts.guard === true && !this.allowPrivate;
 
     for (let hop = 0; ; hop++) {
+      if (opts.guard === true && hop > 0) parseUserUrl(current.href);
       if (guard) await assertPublicUrl(current, false);
       const { url, upstreamHost } = rewriteUrl(current, this.upstreamRewrite);
       const headers: Record<string, string> = { 'user-agent': DEFAULT_USER_AGENT, ...lower(opts.headers) };
@@ -93,13 +97,13 @@ export class HttpClient {
 
   async getText(url: string | URL, opts: RequestOptions = {}): Promise<{ status: number; text: string; headers: Headers }> {
     const res = await this.request(url, opts);
-    return { status: res.status, text: await res.text(), headers: res.headers };
+    return { status: res.status, text: await readBody(res, url), headers: res.headers };
   }
 
   /** JSON request; non-2xx and unparsable bodies become upstream_error. */
   async json<T = unknown>(url: string | URL, opts: RequestOptions = {}): Promise<T> {
     const res = await this.request(url, opts);
-    const text = await res.text();
+    const text = await readBody(res, url);
     if (!res.ok) {
       throw new AppError(res.status === 429 ? 'rate_limited' : 'upstream_error', `Upstream answered HTTP ${res.status}`, {
         url: stripQuery(url),
@@ -155,6 +159,19 @@ function headersToRecord(h: ConstructorParameters<typeof Headers>[0] | undefined
 function stripQuery(url: string | URL): string {
   const u = new URL(url.toString());
   return `${u.origin}${u.pathname}`;
+}
+
+/** Reads the whole body; the request's timeout still runs, so a stalled body is upstream_timeout, not a raw DOMException. */
+async function readBody(res: Response, url: string | URL): Promise<string> {
+  try {
+    return await res.text();
+  } catch (err) {
+    const host = new URL(url.toString()).hostname;
+    if ((err as { name?: string } | null)?.name === 'TimeoutError') {
+      throw new AppError('upstream_timeout', 'Upstream did not answer in time', { host }, { cause: err });
+    }
+    throw new AppError('upstream_error', 'Upstream connection failed while reading the body', { host }, { cause: err });
+  }
 }
 
 function mapFetchError(err: unknown, url: URL, timeout: AbortSignal): AppError {

@@ -75,7 +75,7 @@ describe('tiktok extractor against recorded pages', () => {
     expect(info).toMatchObject({
       platform: 'tiktok',
       id: VIDEO_ID,
-      url: `https://www.tiktok.com/@mysticaquariumct/video/${VIDEO_ID}`,
+      url: `https://www.tiktok.com/@i/video/${VIDEO_ID}`,
       title: 'Duck’s fish era has officially begun. 🐟✨',
       description: 'Duck’s fish era has officially begun. 🐟✨',
       duration: 67,
@@ -133,7 +133,7 @@ describe('tiktok extractor against recorded pages', () => {
     const info = await extractUrl(ctx, `https://www.tiktok.com/@duolingo/photo/${PHOTO_ID}`);
     expect(info).toMatchObject({
       id: PHOTO_ID,
-      url: `https://www.tiktok.com/@duolingo/video/${PHOTO_ID}`,
+      url: `https://www.tiktok.com/@i/video/${PHOTO_ID}`,
       title: '@Tinder',
       description: '@Tinder ',
       duration: 21,

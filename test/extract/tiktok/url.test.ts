@@ -20,12 +20,12 @@ function codeOf(fn: () => unknown): string | undefined {
 
 describe('matchTiktokUrl', () => {
   it.each([
-    [`https://www.tiktok.com/@mysticaquariumct/video/${ID}`, `https://www.tiktok.com/@mysticaquariumct/video/${ID}`],
+    [`https://www.tiktok.com/@mysticaquariumct/video/${ID}`, `https://www.tiktok.com/@i/video/${ID}`],
     [
       `https://www.tiktok.com/@mysticaquariumct/video/${ID}?is_from_webapp=1&sender_device=pc`,
-      `https://www.tiktok.com/@mysticaquariumct/video/${ID}`,
+      `https://www.tiktok.com/@i/video/${ID}`,
     ],
-    [`https://tiktok.com/@some.user_name-1/video/${ID}/`, `https://www.tiktok.com/@some.user_name-1/video/${ID}`],
+    [`https://tiktok.com/@some.user_name-1/video/${ID}/`, `https://www.tiktok.com/@i/video/${ID}`],
     [`https://m.tiktok.com/v/${ID}.html`, `https://www.tiktok.com/@i/video/${ID}`],
     [`https://m.tiktok.com/v/${ID}`, `https://www.tiktok.com/@i/video/${ID}`],
     [`https://www.tiktok.com/embed/v2/${ID}`, `https://www.tiktok.com/@i/video/${ID}`],
@@ -35,12 +35,12 @@ describe('matchTiktokUrl', () => {
     expect(matchTiktokUrl(new URL(input))).toEqual({ platform: 'tiktok', kind: 'video', id: ID, url: canonical });
   });
 
-  it('marks photo posts with a hint and still uses the /video/ canonical form', () => {
+  it('marks photo posts with a hint and uses the one @i/video canonical form', () => {
     expect(matchTiktokUrl(new URL('https://www.tiktok.com/@duolingo/photo/7663591047909379341'))).toEqual({
       platform: 'tiktok',
       kind: 'video',
       id: '7663591047909379341',
-      url: 'https://www.tiktok.com/@duolingo/video/7663591047909379341',
+      url: 'https://www.tiktok.com/@i/video/7663591047909379341',
       hints: { kind: 'photo' },
     });
   });
@@ -120,7 +120,7 @@ describe('resolveShortLink through the replay server', () => {
       platform: 'tiktok',
       kind: 'video',
       id: ID,
-      url: `https://www.tiktok.com/@mysticaquariumct/video/${ID}`,
+      url: `https://www.tiktok.com/@i/video/${ID}`,
     });
     expect(replay.requests.map((r) => `${r.host}${r.path}`)).toEqual(['vm.tiktok.com/ZMabc123/']);
   });

@@ -65,7 +65,11 @@ async function setup(extra: ReplayRoute[] = []) {
   const replay = await startReplayServer([...usherRoutes, ...extra]);
   const http = new HttpClient({ upstreamRewrite: replay.url });
   const ctx: ExtractContext = { http, log: pino({ level: 'silent' }) };
-  return { replay, http, ctx, close: async () => (await http.close(), await replay.stop()) };
+  const close = async () => {
+    await http.close();
+    await replay.stop();
+  };
+  return { replay, http, ctx, close };
 }
 
 async function extractUrl(ctx: ExtractContext, url: string) {
@@ -370,12 +374,18 @@ describe('twitch extractor: synthetic variations of the recordings', () => {
 
 describe('vodInfo', () => {
   it('fills templated thumbnail sizes', () => {
-    const video = fixtureJson<{ data: { video: GqlVideo } }>('twitch/gql/VideoMetadata.4-empty-channel-login.json').data.video;
-    const templated = { ...video, previewThumbnailURL: 'https://static-cdn.jtvnw.net/cf_vods/x/thumb0-%{width}x%{height}.jpg' };
+    const video = fixtureJson<{ data: { video: GqlVideo } }>('twitch/gql/VideoMetadata.4-empty-channel-login.json').data
+      .video;
+    const templated = {
+      ...video,
+      previewThumbnailURL: 'https://static-cdn.jtvnw.net/cf_vods/x/thumb0-%{width}x%{height}.jpg',
+    };
     expect(vodInfo(templated, twitchTarget('vod', VOD_ID)).thumbnail_url).toBe(
       'https://static-cdn.jtvnw.net/cf_vods/x/thumb0-1280x720.jpg',
     );
     const plain = { ...video, previewThumbnailURL: 'https://static-cdn.jtvnw.net/x/{width}x{height}.jpg' };
-    expect(vodInfo(plain, twitchTarget('vod', VOD_ID)).thumbnail_url).toBe('https://static-cdn.jtvnw.net/x/1280x720.jpg');
+    expect(vodInfo(plain, twitchTarget('vod', VOD_ID)).thumbnail_url).toBe(
+      'https://static-cdn.jtvnw.net/x/1280x720.jpg',
+    );
   });
 });

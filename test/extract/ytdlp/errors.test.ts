@@ -15,13 +15,13 @@ const CASES: Array<[string, ErrorCode]> = [
     'ERROR: [youtube] xxxxxxxxxxx: Video unavailable. This video is no longer available because the YouTube account associated with this video has been terminated.',
     'removed',
   ],
-  [
-    "ERROR: [youtube] xxxxxxxxxxx: This video has been removed for violating YouTube's Terms of Service",
-    'removed',
-  ],
+  ["ERROR: [youtube] xxxxxxxxxxx: This video has been removed for violating YouTube's Terms of Service", 'removed'],
   ['ERROR: [youtube] xxxxxxxxxxx: Video unavailable', 'unavailable'],
   ['ERROR: [youtube] xxxxxxxxxxx: Video unavailable. This content isn’t available.', 'unavailable'],
-  [`ERROR: [generic] None: Unable to download webpage: HTTP Error 404: Not Found (caused by <HTTPError 404: 'Not Found'>)${REPORT}`, 'not_found'],
+  [
+    `ERROR: [generic] None: Unable to download webpage: HTTP Error 404: Not Found (caused by <HTTPError 404: 'Not Found'>)${REPORT}`,
+    'not_found',
+  ],
   ['ERROR: [generic] None: Unable to download webpage: HTTP Error 410: Gone', 'removed'],
   [
     'ERROR: [youtube] xxxxxxxxxxx: Sign in to confirm your age. This video may be inappropriate for some users.',
@@ -35,7 +35,10 @@ const CASES: Array<[string, ErrorCode]> = [
     'ERROR: [Instagram] Cxxxxxxxxxx: Requested content is not available, rate-limit reached or login required. Use --cookies, --cookies-from-browser, --username and --password, --netrc-cmd, or --netrc (instagram) to provide account credentials',
     'login_required',
   ],
-  ['ERROR: [TikTok] 7000000000000000000: This post may not be comfortable for some audiences. Log in for access', 'login_required'],
+  [
+    'ERROR: [TikTok] 7000000000000000000: This post may not be comfortable for some audiences. Log in for access',
+    'login_required',
+  ],
   [
     'ERROR: [youtube] xxxxxxxxxxx: Video unavailable. The uploader has not made this video available in your country',
     'region_blocked',
@@ -98,7 +101,9 @@ describe('cleanLine', () => {
     const line = cleanLine(
       "ERROR: unable to open for writing: [Errno 13] Permission denied: '/home/app/.cache/yt-dlp/x.json' for https://example.com/a/b?next=/c/d",
     );
-    expect(line).toBe("unable to open for writing: [Errno 13] Permission denied: '<path>' for https://example.com/a/b?next=/c/d");
+    expect(line).toBe(
+      "unable to open for writing: [Errno 13] Permission denied: '<path>' for https://example.com/a/b?next=/c/d",
+    );
     expect(cleanLine('ERROR: could not read C:\\Users\\me\\cookies.txt')).toBe('could not read <path>');
   });
 

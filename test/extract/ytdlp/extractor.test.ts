@@ -27,8 +27,12 @@ beforeAll(async () => {
   ]);
   server = await startMediaServer(dir, { paths: { '/hang.mp4': { delayMs: Infinity } } });
   await writeFile(path.join(dir, 'hello.txt'), 'just some text\n');
-  await writeFile(path.join(dir, 'plain.html'), '<!DOCTYPE html><html><head><title>Nothing here</title></head><body>hi</body></html>');
-  const item = (title: string, link: string) => `<item><title>${title}</title><link>${server.url}/${link}</link><guid>${title}</guid></item>`;
+  await writeFile(
+    path.join(dir, 'plain.html'),
+    '<!DOCTYPE html><html><head><title>Nothing here</title></head><body>hi</body></html>',
+  );
+  const item = (title: string, link: string) =>
+    `<item><title>${title}</title><link>${server.url}/${link}</link><guid>${title}</guid></item>`;
   await writeFile(
     path.join(dir, 'feed.xml'),
     `<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Test feed</title><link>${server.url}/</link>` +
@@ -72,7 +76,12 @@ const { extractor, extract } = engine();
 describe('match', () => {
   it('claims any http(s) URL with a hashed id', () => {
     const target = extractor.match(new URL('https://example.com/watch?v=1'));
-    expect(target).toEqual({ platform: 'generic', kind: 'video', id: expect.stringMatching(/^[0-9a-f]{16}$/), url: 'https://example.com/watch?v=1' });
+    expect(target).toEqual({
+      platform: 'generic',
+      kind: 'video',
+      id: expect.stringMatching(/^[0-9a-f]{16}$/),
+      url: 'https://example.com/watch?v=1',
+    });
     expect(extractor.match(new URL('https://example.com/watch?v=2'))!.id).not.toBe(target!.id);
     expect(extractor.match(new URL('ftp://example.com/a.mp4'))).toBeNull();
   });

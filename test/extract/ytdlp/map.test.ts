@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { mapFormat, mapPlaylist, mapVideoInfo, platformOf, protocolOf, unsmuggle } from '../../../src/extract/ytdlp/map.js';
+import {
+  mapFormat,
+  mapPlaylist,
+  mapVideoInfo,
+  platformOf,
+  protocolOf,
+  unsmuggle,
+} from '../../../src/extract/ytdlp/map.js';
 import { applyProbe, parseProbe } from '../../../src/extract/ytdlp/probe.js';
 
 const UA = { 'User-Agent': 'Mozilla/5.0', Accept: '*/*' };
@@ -19,17 +26,60 @@ const YOUTUBE = {
   tags: ['a', 'b', 3],
   live_status: 'not_live',
   chapters: [{ title: 'Intro', start_time: 0, end_time: 10 }],
-  subtitles: { en: [{ ext: 'vtt', url: 'https://x/sub.vtt', name: 'English' }, { ext: 'json3', data: '...' }] },
+  subtitles: {
+    en: [
+      { ext: 'vtt', url: 'https://x/sub.vtt', name: 'English' },
+      { ext: 'json3', data: '...' },
+    ],
+  },
   automatic_captions: { de: [{ ext: 'vtt', url: 'https://x/auto.vtt' }] },
   webpage_url: 'https://www.youtube.com/watch?v=abcdefghijk',
   extractor: 'youtube',
   extractor_key: 'Youtube',
   formats: [
     { format_id: 'sb0', ext: 'mhtml', protocol: 'mhtml', vcodec: 'none', acodec: 'none', url: 'https://x/sb' },
-    { format_id: '140', ext: 'm4a', protocol: 'https', vcodec: 'none', acodec: 'mp4a.40.2', tbr: 129.5, filesize: 3400000, language: 'en', url: 'https://x/140', http_headers: UA },
-    { format_id: '137', ext: 'mp4', protocol: 'https', vcodec: 'avc1.640028', acodec: 'none', width: 1920, height: 1080, fps: 25, filesize_approx: 50000000.4, url: 'https://x/137', format_note: '1080p' },
-    { format_id: '96', ext: 'mp4', protocol: 'm3u8_native', vcodec: 'avc1.640028', acodec: 'mp4a.40.2', url: 'https://x/96.m3u8' },
-    { format_id: 'dash-1', ext: 'mp4', protocol: 'http_dash_segments', vcodec: 'avc1', acodec: 'none', url: 'https://x/frag1', manifest_url: 'https://x/manifest.mpd' },
+    {
+      format_id: '140',
+      ext: 'm4a',
+      protocol: 'https',
+      vcodec: 'none',
+      acodec: 'mp4a.40.2',
+      tbr: 129.5,
+      filesize: 3400000,
+      language: 'en',
+      url: 'https://x/140',
+      http_headers: UA,
+    },
+    {
+      format_id: '137',
+      ext: 'mp4',
+      protocol: 'https',
+      vcodec: 'avc1.640028',
+      acodec: 'none',
+      width: 1920,
+      height: 1080,
+      fps: 25,
+      filesize_approx: 50000000.4,
+      url: 'https://x/137',
+      format_note: '1080p',
+    },
+    {
+      format_id: '96',
+      ext: 'mp4',
+      protocol: 'm3u8_native',
+      vcodec: 'avc1.640028',
+      acodec: 'mp4a.40.2',
+      url: 'https://x/96.m3u8',
+    },
+    {
+      format_id: 'dash-1',
+      ext: 'mp4',
+      protocol: 'http_dash_segments',
+      vcodec: 'avc1',
+      acodec: 'none',
+      url: 'https://x/frag1',
+      manifest_url: 'https://x/manifest.mpd',
+    },
     { format_id: 'rtmp-1', ext: 'flv', protocol: 'rtmp', url: 'rtmp://x/live' },
     { format_id: 'local', ext: 'mp4', protocol: 'file', url: 'file:///etc/passwd' },
   ],
@@ -60,9 +110,23 @@ describe('mapVideoInfo', () => {
       ['dash-1', 'video', 'dash'],
     ]);
     const [audio, video, , dash] = info.formats;
-    expect(audio).toMatchObject({ vcodec: null, acodec: 'mp4a.40.2', bitrate: 129500, filesize: 3400000, language: 'en', http_headers: UA });
+    expect(audio).toMatchObject({
+      vcodec: null,
+      acodec: 'mp4a.40.2',
+      bitrate: 129500,
+      filesize: 3400000,
+      language: 'en',
+      http_headers: UA,
+    });
     expect(audio!.filesize_approx).toBeUndefined();
-    expect(video).toMatchObject({ width: 1920, height: 1080, fps: 25, filesize: 50000000, filesize_approx: true, note: '1080p' });
+    expect(video).toMatchObject({
+      width: 1920,
+      height: 1080,
+      fps: 25,
+      filesize: 50000000,
+      filesize_approx: true,
+      note: '1080p',
+    });
     expect(dash!.url).toBe('https://x/manifest.mpd');
   });
 
@@ -84,7 +148,15 @@ describe('mapVideoInfo', () => {
     );
     expect(info).toMatchObject({ platform: 'generic', duration: null, extractor: 'ytdlp:Generic', tags: [] });
     expect(info.formats).toEqual([
-      expect.objectContaining({ format_id: '0', kind: 'muxed', ext: 'mp4', vcodec: null, acodec: null, protocol: 'https', url: 'http://127.0.0.1:1/clip.mp4' }),
+      expect.objectContaining({
+        format_id: '0',
+        kind: 'muxed',
+        ext: 'mp4',
+        vcodec: null,
+        acodec: null,
+        protocol: 'https',
+        url: 'http://127.0.0.1:1/clip.mp4',
+      }),
     ]);
   });
 
@@ -123,7 +195,10 @@ describe('helpers', () => {
   });
 
   it('unsmuggle strips yt-dlp hints from flat entry URLs', () => {
-    expect(unsmuggle('http://h/p.html#__youtubedl_smuggle=%7B%22force_videoid%22%3A+%22one%22%7D')).toEqual({ url: 'http://h/p.html', id: 'one' });
+    expect(unsmuggle('http://h/p.html#__youtubedl_smuggle=%7B%22force_videoid%22%3A+%22one%22%7D')).toEqual({
+      url: 'http://h/p.html',
+      id: 'one',
+    });
     expect(unsmuggle('http://h/p.html#frag')).toEqual({ url: 'http://h/p.html#frag', id: null });
   });
 });
@@ -137,8 +212,19 @@ describe('mapPlaylist', () => {
       channel: 'Chan',
       extractor_key: 'YoutubeTab',
       entries: [
-        { _type: 'url', ie_key: 'Youtube', id: 'v1', url: 'https://www.youtube.com/watch?v=v1', title: 'One', duration: 61 },
-        { _type: 'url_transparent', url: 'http://h/two.html#__youtubedl_smuggle=%7B%22force_videoid%22%3A+%22two%22%7D', title: 'Two' },
+        {
+          _type: 'url',
+          ie_key: 'Youtube',
+          id: 'v1',
+          url: 'https://www.youtube.com/watch?v=v1',
+          title: 'One',
+          duration: 61,
+        },
+        {
+          _type: 'url_transparent',
+          url: 'http://h/two.html#__youtubedl_smuggle=%7B%22force_videoid%22%3A+%22two%22%7D',
+          title: 'Two',
+        },
         { _type: 'url', id: 'v3', url: 'v3' },
         null,
       ],
@@ -176,14 +262,40 @@ describe('probe mapping', () => {
     });
     const hls = parseProbe({ ...MP4, format: { format_name: 'hls', duration: '3.0', size: '197', bit_rate: '525' } });
     expect(hls).toMatchObject({ duration: 3, size: null, bitrate: null });
-    const coverArt = parseProbe({ streams: [{ codec_type: 'video', disposition: { attached_pic: 1 } }, { codec_type: 'audio', codec_name: 'mp3' }] });
+    const coverArt = parseProbe({
+      streams: [
+        { codec_type: 'video', disposition: { attached_pic: 1 } },
+        { codec_type: 'audio', codec_name: 'mp3' },
+      ],
+    });
     expect(coverArt.video).toBeNull();
   });
 
   it('fills only what yt-dlp left blank', () => {
     const blind = mapFormat({ url: 'https://x/a.mp4', protocol: 'https', ext: 'mp4', format_id: 'mp4' })!;
-    expect(applyProbe(blind, parseProbe(MP4))).toMatchObject({ kind: 'muxed', vcodec: 'h264', acodec: 'aac', width: 320, height: 240, fps: 25, filesize: 115847, bitrate: 308925 });
-    const known = mapFormat({ url: 'https://x/v', protocol: 'https', vcodec: 'vp9', acodec: 'none', width: 640, height: 480 })!;
-    expect(applyProbe(known, parseProbe(MP4))).toMatchObject({ kind: 'video', vcodec: 'vp9', acodec: null, width: 640 });
+    expect(applyProbe(blind, parseProbe(MP4))).toMatchObject({
+      kind: 'muxed',
+      vcodec: 'h264',
+      acodec: 'aac',
+      width: 320,
+      height: 240,
+      fps: 25,
+      filesize: 115847,
+      bitrate: 308925,
+    });
+    const known = mapFormat({
+      url: 'https://x/v',
+      protocol: 'https',
+      vcodec: 'vp9',
+      acodec: 'none',
+      width: 640,
+      height: 480,
+    })!;
+    expect(applyProbe(known, parseProbe(MP4))).toMatchObject({
+      kind: 'video',
+      vcodec: 'vp9',
+      acodec: null,
+      width: 640,
+    });
   });
 });

@@ -38,7 +38,9 @@ describe('runProcess', () => {
   it('kills on abort and rejects with the abort reason', async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error('client went away')), 100);
-    await expect(runProcess('sleep', ['30'], { timeoutMs: 10_000, signal: ac.signal })).rejects.toThrow('client went away');
+    await expect(runProcess('sleep', ['30'], { timeoutMs: 10_000, signal: ac.signal })).rejects.toThrow(
+      'client went away',
+    );
   });
 
   it('resolves with the exit code and both streams', async () => {
