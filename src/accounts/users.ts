@@ -30,7 +30,12 @@ export async function createUser(db: Kysely<DB>, input: NewUserInput): Promise<U
     return await db.transaction().execute(async (trx) => {
       const user = await trx
         .insertInto('users')
-        .values({ username: input.username, email: input.email.toLowerCase(), password_hash, role: input.role ?? 'user' })
+        .values({
+          username: input.username,
+          email: input.email.toLowerCase(),
+          password_hash,
+          role: input.role ?? 'user',
+        })
         .returningAll()
         .executeTakeFirstOrThrow();
       await trx.insertInto('user_quotas').values({ user_id: user.id }).execute();

@@ -60,7 +60,11 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     const cache = openCache(config.redisUrl, opts.cacheKeyPrefix);
     closers.unshift(() => cache.close());
 
-    if (config.upstreamRewrite) log.warn({ rewrite: config.upstreamRewrite }, 'YTBH_UPSTREAM_REWRITE is on: platform requests go to the replay server');
+    if (config.upstreamRewrite)
+      log.warn(
+        { rewrite: config.upstreamRewrite },
+        'YTBH_UPSTREAM_REWRITE is on: platform requests go to the replay server',
+      );
     const http = new HttpClient({
       upstreamRewrite: config.upstreamRewrite,
       allowPrivateAddresses: config.allowPrivateAddresses,

@@ -25,7 +25,9 @@ function fail(err: unknown): never {
 
 const program = new Command()
   .name('ytbh')
-  .description('YouTuberBilBiliHelper: video info, downloads and streaming for YouTube, BiliBili, Twitch, TikTok and more')
+  .description(
+    'YouTuberBilBiliHelper: video info, downloads and streaming for YouTube, BiliBili, Twitch, TikTok and more',
+  )
   .version(VERSION)
   .addOption(new Option('--log-level <level>', 'log level').env('LOG_LEVEL'))
   .showHelpAfterError();

@@ -22,16 +22,26 @@ export function registerUser(program: Command): void {
     .option('--password <password>', 'password (prefer --password-stdin: argv is visible to other users)')
     .option('--password-stdin', 'read the password from the first line of standard input')
     .option('--admin', 'give the user the admin role')
-    .action(async (opts: { username: string; email: string; password?: string; passwordStdin?: boolean; admin?: boolean }) => {
-      const password = opts.passwordStdin ? await readStdinLine() : (opts.password ?? process.env.YTBH_PASSWORD ?? '');
-      const created = await withServices((services) =>
-        createUser(services.database.db, {
-          username: opts.username,
-          email: opts.email,
-          password,
-          role: opts.admin ? 'admin' : 'user',
-        }),
-      );
-      process.stdout.write(`created ${created.role} ${created.username} (${created.id})\n`);
-    });
+    .action(
+      async (opts: {
+        username: string;
+        email: string;
+        password?: string;
+        passwordStdin?: boolean;
+        admin?: boolean;
+      }) => {
+        const password = opts.passwordStdin
+          ? await readStdinLine()
+          : (opts.password ?? process.env.YTBH_PASSWORD ?? '');
+        const created = await withServices((services) =>
+          createUser(services.database.db, {
+            username: opts.username,
+            email: opts.email,
+            password,
+            role: opts.admin ? 'admin' : 'user',
+          }),
+        );
+        process.stdout.write(`created ${created.role} ${created.username} (${created.id})\n`);
+      },
+    );
 }

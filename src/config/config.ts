@@ -78,11 +78,18 @@ function parseValue(field: Field, raw: string): { value?: unknown; problem?: str
         return { value: raw };
       } catch {
         const shown = field.secret ? '<hidden>' : `'${raw}'`;
-        return { problem: `${name} must be a ${t.protocols.map((p) => p.replace(':', '://')).join(' or ')} URL (got ${shown})` };
+        return {
+          problem: `${name} must be a ${t.protocols.map((p) => p.replace(':', '://')).join(' or ')} URL (got ${shown})`,
+        };
       }
     }
     case 'list':
-      return { value: raw.split(',').map((s) => s.trim()).filter(Boolean) };
+      return {
+        value: raw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      };
   }
 }
 
@@ -119,13 +126,24 @@ export function loadConfig(env: Source = process.env, overrides: Partial<Config>
     if (problem) problems.push(problem);
     else out[key] = value ?? field.default;
   }
-  const ttl = parsePlatformMap('VIDEO_INFO_TTL_BY_PLATFORM', String(out.videoInfoTtlByPlatform ?? ''), parseSeconds, 'seconds');
-  const budget = parsePlatformMap('PLATFORM_BUDGET', String(out.platformBudget ?? ''), parseBudget, 'requests/windowSeconds');
+  const ttl = parsePlatformMap(
+    'VIDEO_INFO_TTL_BY_PLATFORM',
+    String(out.videoInfoTtlByPlatform ?? ''),
+    parseSeconds,
+    'seconds',
+  );
+  const budget = parsePlatformMap(
+    'PLATFORM_BUDGET',
+    String(out.platformBudget ?? ''),
+    parseBudget,
+    'requests/windowSeconds',
+  );
   for (const p of [ttl.problem, budget.problem]) if (p) problems.push(p);
   out.videoInfoTtlByPlatform = ttl.value ?? {};
   out.platformBudget = budget.value ?? {};
   const config = { ...(out as unknown as Config), ...overrides };
-  if (config.jwtSecret !== undefined && config.jwtSecret.length < 32) problems.push('JWT_SECRET must be at least 32 characters');
+  if (config.jwtSecret !== undefined && config.jwtSecret.length < 32)
+    problems.push('JWT_SECRET must be at least 32 characters');
   if (problems.length) throw new ConfigError(problems);
   config.dataDir = path.resolve(config.dataDir);
   return config;

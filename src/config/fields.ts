@@ -20,9 +20,19 @@ export interface Field {
 }
 
 export const FIELDS = {
-  port: { env: 'PORT', type: { kind: 'int', min: 0, max: 65535 }, default: 8000, doc: 'HTTP port (0 picks a free one)' },
+  port: {
+    env: 'PORT',
+    type: { kind: 'int', min: 0, max: 65535 },
+    default: 8000,
+    doc: 'HTTP port (0 picks a free one)',
+  },
   host: { env: 'HOST', type: { kind: 'string' }, default: '127.0.0.1', doc: 'HTTP bind address' },
-  dataDir: { env: 'DATA_DIR', type: { kind: 'string' }, default: './data', doc: 'Embedded database, secrets and local files' },
+  dataDir: {
+    env: 'DATA_DIR',
+    type: { kind: 'string' },
+    default: './data',
+    doc: 'Embedded database, secrets and local files',
+  },
   databaseUrl: {
     env: 'DATABASE_URL',
     type: { kind: 'url', protocols: ['postgres:', 'postgresql:'] },
@@ -55,14 +65,24 @@ export const FIELDS = {
     default: false,
     doc: 'Let user URLs reach private/loopback hosts (tests only)',
   },
-  trustProxy: { env: 'TRUST_PROXY', type: { kind: 'list' }, default: [], doc: 'Proxy addresses/CIDRs whose X-Forwarded-For is trusted' },
+  trustProxy: {
+    env: 'TRUST_PROXY',
+    type: { kind: 'list' },
+    default: [],
+    doc: 'Proxy addresses/CIDRs whose X-Forwarded-For is trusted',
+  },
   bodyLimit: {
     env: 'BODY_LIMIT',
     type: { kind: 'int', min: 1024, max: 64 * 1024 * 1024 },
     default: 1024 * 1024,
     doc: 'Largest accepted request body, bytes',
   },
-  jwtSecret: { env: 'JWT_SECRET', type: { kind: 'string' }, doc: 'JWT signing secret (≥ 32 chars); generated in embedded mode', secret: true },
+  jwtSecret: {
+    env: 'JWT_SECRET',
+    type: { kind: 'string' },
+    doc: 'JWT signing secret (≥ 32 chars); generated in embedded mode',
+    secret: true,
+  },
   encryptionKey: {
     env: 'ENCRYPTION_KEY',
     type: { kind: 'string' },

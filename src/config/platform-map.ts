@@ -8,7 +8,10 @@ export function parsePlatformMap<T>(
   expected: string,
 ): { value?: Partial<Record<Platform, T>>; problem?: string } {
   const out: Partial<Record<Platform, T>> = {};
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, value, extra] = part.split('=');
     if (extra !== undefined || !name || value === undefined || !PLATFORMS.includes(name as Platform)) {
       return { problem: `${variable}: '${part}' is not platform=${expected} (platforms: ${PLATFORMS.join(', ')})` };

@@ -69,7 +69,7 @@ export function loadSecrets(config: Config): Secrets {
     return { jwtSecret: config.jwtSecret!, encryptionKeys: [{ id: keyId(key), key }] };
   }
   const file = readOrCreateFile(config.dataDir);
-  const keys: EncryptionKey[] = file.encryption_keys.map((k) => ({ id: k.id, key: Buffer.from(k.key, "base64") }));
+  const keys: EncryptionKey[] = file.encryption_keys.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64') }));
   if (config.encryptionKey) {
     const key = parseEncryptionKey(config.encryptionKey);
     keys.unshift({ id: keyId(key), key });

@@ -12,7 +12,12 @@ import { createYtdlpExtractor } from './ytdlp/extractor.js';
 import type { ExtractContext, Extractor, Target } from './extractor.js';
 import type { Platform } from './model.js';
 
-export const NATIVE_EXTRACTORS: readonly Extractor[] = [youtubeExtractor, bilibiliExtractor, twitchExtractor, tiktokExtractor];
+export const NATIVE_EXTRACTORS: readonly Extractor[] = [
+  youtubeExtractor,
+  bilibiliExtractor,
+  twitchExtractor,
+  tiktokExtractor,
+];
 
 export interface RegistryOptions {
   ytdlpPath: string;
@@ -66,11 +71,15 @@ export function urlForId(platform: Platform, id: string, kind: 'video' | 'playli
   const e = encodeURIComponent(id);
   switch (platform) {
     case 'youtube':
-      return kind === 'playlist' ? `https://www.youtube.com/playlist?list=${e}` : `https://www.youtube.com/watch?v=${e}`;
+      return kind === 'playlist'
+        ? `https://www.youtube.com/playlist?list=${e}`
+        : `https://www.youtube.com/watch?v=${e}`;
     case 'bilibili':
       return `https://www.bilibili.com/video/${e}`;
     case 'twitch':
-      return /^v?\d+$/.test(id) ? `https://www.twitch.tv/videos/${e.replace(/^v/, '')}` : `https://clips.twitch.tv/${e}`;
+      return /^v?\d+$/.test(id)
+        ? `https://www.twitch.tv/videos/${e.replace(/^v/, '')}`
+        : `https://clips.twitch.tv/${e}`;
     case 'tiktok':
       return `https://www.tiktok.com/@i/video/${e}`;
     case 'generic':

@@ -95,7 +95,11 @@ export class ExtractionService {
     return this.info(urlForId(platform, id), opts);
   }
 
-  private async infoFor(target: Target, extractor: Extractor, opts: { refresh?: boolean; signal?: AbortSignal }): Promise<InfoResult> {
+  private async infoFor(
+    target: Target,
+    extractor: Extractor,
+    opts: { refresh?: boolean; signal?: AbortSignal },
+  ): Promise<InfoResult> {
     const key = cacheKey('video_info', target.url);
     const metrics = this.deps.metrics?.extractions;
     if (!opts.refresh) {
@@ -113,7 +117,12 @@ export class ExtractionService {
    * wait for its result in the cache, and extract themselves only if the
    * holder fails or the lock expires.
    */
-  private async extractShared(key: string, target: Target, extractor: Extractor, signal?: AbortSignal): Promise<InfoResult> {
+  private async extractShared(
+    key: string,
+    target: Target,
+    extractor: Extractor,
+    signal?: AbortSignal,
+  ): Promise<InfoResult> {
     const lockKey = `extract_lock:${key.slice('video_info:'.length)}`;
     const lockTtl = Math.ceil(this.deps.config.ytdlpTimeoutMs / 1000) + 5;
     const deadline = Date.now() + lockTtl * 1000;
@@ -145,7 +154,8 @@ export class ExtractionService {
       metrics?.inc({ platform: target.platform, engine, outcome: 'ok' });
     } catch (err) {
       metrics?.inc({ platform: target.platform, engine, outcome: isAppError(err) ? err.code : 'exception' });
-      if (engine === 'ytdlp' || !this.fallbackAllowed(target) || !shouldFallBackToYtdlp(err)) throw asAppError(err, log);
+      if (engine === 'ytdlp' || !this.fallbackAllowed(target) || !shouldFallBackToYtdlp(err))
+        throw asAppError(err, log);
       log.warn({ err, url: target.url }, 'native extractor failed; falling back to yt-dlp');
       info = await this.registry.generic.extract(this.registry.generic.match(new URL(target.url))!, ctx);
       info = { ...info, platform: target.platform, id: target.id };

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../app/services.js';
 import { registerErrorHandling } from './plugins/errors.js';
+import { validatorFactory } from './plugins/validators.js';
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { systemRoutes } from './routes/system.js';
@@ -15,7 +16,13 @@ import { systemRoutes } from './routes/system.js';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The app as route modules see it: TypeBox schemas give typed requests and replies. */
-export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, FastifyBaseLogger, TypeBoxTypeProvider>;
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
 
 export type ApiRoutes = (app: App, services: Services) => Promise<void>;
 
@@ -38,11 +45,11 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: {
-      // Reject unknown properties rather than silently dropping them.
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
-    },
+    schemaController: { compilersFactory: { buildValidator: validatorFactory } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // The API speaks JSON only; a text/plain body is a 415, not a string to validate.
+  app.removeContentTypeParser(['text/plain']);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

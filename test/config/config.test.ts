@@ -79,7 +79,11 @@ describe('secrets', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://x@127.0.0.1/db' });
     expect(() => loadSecrets(config)).toThrow(/JWT_SECRET is required[\s\S]*ENCRYPTION_KEY is required/);
     const given = loadSecrets(
-      loadConfig({ DATABASE_URL: 'postgres://x@127.0.0.1/db', JWT_SECRET: TEST_JWT_SECRET, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY }),
+      loadConfig({
+        DATABASE_URL: 'postgres://x@127.0.0.1/db',
+        JWT_SECRET: TEST_JWT_SECRET,
+        ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+      }),
     );
     expect(given.jwtSecret).toBe(TEST_JWT_SECRET);
     expect(given.encryptionKeys[0]!.key.toString('hex')).toBe(TEST_ENCRYPTION_KEY);

@@ -24,12 +24,26 @@ describe.each(['pglite', 'postgres'] as const)('%s database', (kind) => {
 
   it('has the seed tables and enums, and migrating again is a no-op', async () => {
     const tables = await sql<{ table_name: string }>`
-      select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(database.db);
+      select table_name from information_schema.tables where table_schema = 'public' order by table_name`.execute(
+      database.db,
+    );
     const names = tables.rows.map((r) => r.table_name);
-    for (const t of ['users', 'user_quotas', 'videos', 'download_tasks', 'analytics_events', 'user_preferences', 'api_keys', 'refresh_sessions', 'audit_log']) {
+    for (const t of [
+      'users',
+      'user_quotas',
+      'videos',
+      'download_tasks',
+      'analytics_events',
+      'user_preferences',
+      'api_keys',
+      'refresh_sessions',
+      'audit_log',
+    ]) {
       expect(names).toContain(t);
     }
-    const enums = await sql<{ typname: string }>`select typname from pg_type where typtype = 'e' order by typname`.execute(database.db);
+    const enums = await sql<{
+      typname: string;
+    }>`select typname from pg_type where typtype = 'e' order by typname`.execute(database.db);
     expect(enums.rows.map((r) => r.typname)).toEqual(['task_status', 'user_role', 'video_platform']);
     const again = await migrateToLatest(database);
     expect(again.results).toEqual([]);
@@ -44,11 +58,23 @@ describe.each(['pglite', 'postgres'] as const)('%s database', (kind) => {
     expect(user.role).toBe('user');
     expect(user.is_active).toBe(true);
     await database.db.insertInto('user_quotas').values({ user_id: user.id }).execute();
-    const quota = await database.db.selectFrom('user_quotas').selectAll().where('user_id', '=', user.id).executeTakeFirstOrThrow();
-    expect(quota).toMatchObject({ daily_limit: 100, monthly_limit: 1000, storage_limit_bytes: 10 * 1024 ** 3, concurrent_limit: 3 });
+    const quota = await database.db
+      .selectFrom('user_quotas')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    expect(quota).toMatchObject({
+      daily_limit: 100,
+      monthly_limit: 1000,
+      storage_limit_bytes: 10 * 1024 ** 3,
+      concurrent_limit: 3,
+    });
     expect(typeof quota.storage_limit_bytes).toBe('number');
     await expect(
-      database.db.insertInto('users').values({ username: `U${kind}`, email: 'other@example.com', password_hash: 'x' }).execute(),
+      database.db
+        .insertInto('users')
+        .values({ username: `U${kind}`, email: 'other@example.com', password_hash: 'x' })
+        .execute(),
     ).rejects.toThrow(/users_username_key/);
   });
 
@@ -63,8 +89,15 @@ describe.each(['pglite', 'postgres'] as const)('%s database', (kind) => {
     };
     await database.db.insertInto('videos').values(row).execute();
     await expect(database.db.insertInto('videos').values(row).execute()).rejects.toThrow(/videos_url_platform_key/);
-    await database.db.insertInto('videos').values({ ...row, platform: 'generic' }).execute();
-    const v = await database.db.selectFrom('videos').selectAll().where('platform', '=', 'bilibili').executeTakeFirstOrThrow();
+    await database.db
+      .insertInto('videos')
+      .values({ ...row, platform: 'generic' })
+      .execute();
+    const v = await database.db
+      .selectFrom('videos')
+      .selectAll()
+      .where('platform', '=', 'bilibili')
+      .executeTakeFirstOrThrow();
     expect(v.metadata).toEqual({ formats: 3 });
     expect(v.upload_date).toBe('2021-01-02');
     expect(v.tags).toEqual([]);
@@ -72,9 +105,17 @@ describe.each(['pglite', 'postgres'] as const)('%s database', (kind) => {
 
   it('checks task progress bounds and the status enum', async () => {
     const base = { url: 'https://x.test/v', platform: 'generic' as const };
-    await expect(database.db.insertInto('download_tasks').values({ ...base, progress: 101 }).execute()).rejects.toThrow(/check/);
     await expect(
-      database.db.insertInto('download_tasks').values({ ...base, status: 'paused' as never }).execute(),
+      database.db
+        .insertInto('download_tasks')
+        .values({ ...base, progress: 101 })
+        .execute(),
+    ).rejects.toThrow(/check/);
+    await expect(
+      database.db
+        .insertInto('download_tasks')
+        .values({ ...base, status: 'paused' as never })
+        .execute(),
     ).rejects.toThrow(/enum/);
     const t = await database.db.insertInto('download_tasks').values(base).returningAll().executeTakeFirstOrThrow();
     expect(t.status).toBe('queued');

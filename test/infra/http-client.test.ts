@@ -141,7 +141,11 @@ describe('rewriteUrl', () => {
   const base = 'http://127.0.0.1:4000';
   it.each([
     ['https://www.bilibili.com/video/BV1xx411c7mD?p=2', '/www.bilibili.com/video/BV1xx411c7mD?p=2', 'www.bilibili.com'],
-    ['https://api.bilibili.com/x/web-interface/view?bvid=BV1', '/api.bilibili.com/x/web-interface/view?bvid=BV1', 'api.bilibili.com'],
+    [
+      'https://api.bilibili.com/x/web-interface/view?bvid=BV1',
+      '/api.bilibili.com/x/web-interface/view?bvid=BV1',
+      'api.bilibili.com',
+    ],
     ['https://www.youtube.com/', '/www.youtube.com/', 'www.youtube.com'],
     ['https://www.youtube.com', '/www.youtube.com/', 'www.youtube.com'],
     ['http://example.com/a/b', '/example.com/a/b', 'example.com'],
@@ -158,21 +162,22 @@ describe('rewriteUrl', () => {
     expect(rewriteUrl(new URL(target), base)).toEqual({ url: `${base}${path}`, upstreamHost: host });
   });
 
-  it.each([
-    'http://127.0.0.1:9999/x?y=1',
-    'http://127.1.2.3/x',
-    'http://localhost:9999/x',
-    'http://[::1]:9999/x',
-  ])('never rewrites the loopback target %s', (target) => {
-    expect(rewriteUrl(target, base)).toEqual({ url: new URL(target).toString(), upstreamHost: null });
-  });
+  it.each(['http://127.0.0.1:9999/x?y=1', 'http://127.1.2.3/x', 'http://localhost:9999/x', 'http://[::1]:9999/x'])(
+    'never rewrites the loopback target %s',
+    (target) => {
+      expect(rewriteUrl(target, base)).toEqual({ url: new URL(target).toString(), upstreamHost: null });
+    },
+  );
 
   it('does nothing without a rewrite base', () => {
     expect(rewriteUrl('https://www.bilibili.com/x?y=1', undefined)).toEqual({
       url: 'https://www.bilibili.com/x?y=1',
       upstreamHost: null,
     });
-    expect(rewriteUrl('https://www.bilibili.com/x', '')).toEqual({ url: 'https://www.bilibili.com/x', upstreamHost: null });
+    expect(rewriteUrl('https://www.bilibili.com/x', '')).toEqual({
+      url: 'https://www.bilibili.com/x',
+      upstreamHost: null,
+    });
   });
 });
 
@@ -233,32 +238,35 @@ describe('upstream rewrite', () => {
     }
   });
 
-  it.each(['POST', 'PUT', 'PATCH', 'DELETE'])('preserves method, headers and body through the rewrite (%s)', async (method) => {
-    const payload = JSON.stringify({ context: { client: { clientName: 'WEB' } }, videoId: 'dQw4w9WgXcQ', 标题: '✓' });
-    const res = await http1.request('https://www.youtube.com/youtubei/v1/player?prettyPrint=false', {
-      method: method.toLowerCase(),
-      headers: {
-        'Content-Type': 'application/json',
-        'X-Goog-Visitor-Id': 'visitor-123',
-        Cookie: 'SID=abc; HSID=def',
-        Referer: 'https://www.youtube.com/',
-        Origin: 'https://www.youtube.com',
-      },
-      body: payload,
-    });
-    const seen = (await res.json()) as Seen;
-    expect(seen.method).toBe(method);
-    expect(seen.url).toBe('/www.youtube.com/youtubei/v1/player?prettyPrint=false');
-    expect(seen.body).toBe(payload);
-    expect(seen.headers).toMatchObject({
-      'content-type': 'application/json',
-      'x-goog-visitor-id': 'visitor-123',
-      cookie: 'SID=abc; HSID=def',
-      referer: 'https://www.youtube.com/',
-      origin: 'https://www.youtube.com',
-      'x-upstream-host': 'www.youtube.com',
-    });
-  });
+  it.each(['POST', 'PUT', 'PATCH', 'DELETE'])(
+    'preserves method, headers and body through the rewrite (%s)',
+    async (method) => {
+      const payload = JSON.stringify({ context: { client: { clientName: 'WEB' } }, videoId: 'dQw4w9WgXcQ', 标题: '✓' });
+      const res = await http1.request('https://www.youtube.com/youtubei/v1/player?prettyPrint=false', {
+        method: method.toLowerCase(),
+        headers: {
+          'Content-Type': 'application/json',
+          'X-Goog-Visitor-Id': 'visitor-123',
+          Cookie: 'SID=abc; HSID=def',
+          Referer: 'https://www.youtube.com/',
+          Origin: 'https://www.youtube.com',
+        },
+        body: payload,
+      });
+      const seen = (await res.json()) as Seen;
+      expect(seen.method).toBe(method);
+      expect(seen.url).toBe('/www.youtube.com/youtubei/v1/player?prettyPrint=false');
+      expect(seen.body).toBe(payload);
+      expect(seen.headers).toMatchObject({
+        'content-type': 'application/json',
+        'x-goog-visitor-id': 'visitor-123',
+        cookie: 'SID=abc; HSID=def',
+        referer: 'https://www.youtube.com/',
+        origin: 'https://www.youtube.com',
+        'x-upstream-host': 'www.youtube.com',
+      });
+    },
+  );
 
   it('sends a binary (Uint8Array) body byte for byte', async () => {
     const bytes = new Uint8Array([0, 1, 2, 250, 251, 252, 253, 254, 255]);
@@ -447,7 +455,9 @@ describe('fetch (fetch-compatible, for youtubei.js)', () => {
       headers: { 'x-from-request': 'yes' },
       body: 'from-request',
     });
-    const seen = (await (await http1.fetch(req, { method: 'PUT', headers: { 'x-from-init': 'yes' }, body: 'from-init' })).json()) as Seen;
+    const seen = (await (
+      await http1.fetch(req, { method: 'PUT', headers: { 'x-from-init': 'yes' }, body: 'from-init' })
+    ).json()) as Seen;
     expect(seen).toMatchObject({ method: 'PUT', url: '/www.youtube.com/youtubei/v1/next', body: 'from-init' });
     expect(seen.headers['x-from-init']).toBe('yes');
     // As with fetch(), init.headers replaces the Request's headers.
@@ -461,7 +471,9 @@ describe('fetch (fetch-compatible, for youtubei.js)', () => {
     ['URLSearchParams', new URLSearchParams({ a: '1', b: 'two' })],
     ['Blob', new Blob(['payload-blob'])],
   ] as const)('accepts a %s init body', async (_kind, body) => {
-    const seen = (await (await http1.fetch('https://www.youtube.com/api/stats', { method: 'POST', body })).json()) as Seen;
+    const seen = (await (
+      await http1.fetch('https://www.youtube.com/api/stats', { method: 'POST', body })
+    ).json()) as Seen;
     const expected =
       typeof body === 'string'
         ? body
@@ -475,7 +487,9 @@ describe('fetch (fetch-compatible, for youtubei.js)', () => {
   });
 
   it('accepts init headers as a Headers object and as an array of pairs', async () => {
-    const a = (await (await http1.fetch('https://a.example/h', { headers: new Headers({ 'X-One': '1' }) })).json()) as Seen;
+    const a = (await (
+      await http1.fetch('https://a.example/h', { headers: new Headers({ 'X-One': '1' }) })
+    ).json()) as Seen;
     expect(a.headers['x-one']).toBe('1');
     const b = (await (await http1.fetch('https://a.example/h', { headers: [['X-Two', '2']] })).json()) as Seen;
     expect(b.headers['x-two']).toBe('2');
@@ -588,13 +602,16 @@ describe('errors', () => {
     expect(JSON.stringify(err.details)).not.toContain('SECRET');
   });
 
-  it.each(['', 'not json', '{"truncated":', '<html>captcha</html>'])('json() on invalid JSON %j is upstream_error', async (text) => {
-    echo.routes.set('/api.example/bad', answer(200, text, 'text/html'));
-    const err = await catchError(http1.json('https://api.example/bad?token=SECRET'));
-    expect(err.code).toBe('upstream_error');
-    expect(err.message).toMatch(/invalid JSON/i);
-    expect(err.details).toEqual({ url: 'https://api.example/bad' });
-  });
+  it.each(['', 'not json', '{"truncated":', '<html>captcha</html>'])(
+    'json() on invalid JSON %j is upstream_error',
+    async (text) => {
+      echo.routes.set('/api.example/bad', answer(200, text, 'text/html'));
+      const err = await catchError(http1.json('https://api.example/bad?token=SECRET'));
+      expect(err.code).toBe('upstream_error');
+      expect(err.message).toMatch(/invalid JSON/i);
+      expect(err.details).toEqual({ url: 'https://api.example/bad' });
+    },
+  );
 
   it('getText() and request() return non-2xx answers without throwing', async () => {
     echo.routes.set('/api.example/missing', answer(404, 'gone', 'text/plain'));

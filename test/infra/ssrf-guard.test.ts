@@ -53,7 +53,8 @@ function loopbackHostsNames(): string[] {
   for (const line of text.split('\n')) {
     const [addr, ...rest] = line.replace(/#.*/, '').trim().split(/\s+/);
     if (!addr || !(addr.startsWith('127.') || addr === '::1')) continue;
-    for (const n of rest) if (n && n !== 'localhost' && !n.endsWith('.localhost') && !n.includes(':')) names.add(n.toLowerCase());
+    for (const n of rest)
+      if (n && n !== 'localhost' && !n.endsWith('.localhost') && !n.includes(':')) names.add(n.toLowerCase());
   }
   return [...names];
 }
@@ -254,15 +255,23 @@ describe('assertPublicUrl', () => {
     }
   });
 
-  it.each(['https://8.8.8.8/', 'http://1.1.1.1:8080/x', 'https://[2606:4700:4700::1111]/', 'https://[::ffff:8.8.8.8]/'])(
-    'allows the public literal %s (checked without any I/O)',
-    async (raw) => {
-      await expect(assertPublicUrl(new URL(raw), false)).resolves.toBeUndefined();
-    },
-  );
+  it.each([
+    'https://8.8.8.8/',
+    'http://1.1.1.1:8080/x',
+    'https://[2606:4700:4700::1111]/',
+    'https://[::ffff:8.8.8.8]/',
+  ])('allows the public literal %s (checked without any I/O)', async (raw) => {
+    await expect(assertPublicUrl(new URL(raw), false)).resolves.toBeUndefined();
+  });
 
   it('allows everything with allowPrivate', async () => {
-    for (const raw of ['http://127.0.0.1/', 'http://169.254.169.254/', 'http://localhost/', 'http://[::1]/', 'http://10.0.0.1/']) {
+    for (const raw of [
+      'http://127.0.0.1/',
+      'http://169.254.169.254/',
+      'http://localhost/',
+      'http://[::1]/',
+      'http://10.0.0.1/',
+    ]) {
       await expect(assertPublicUrl(new URL(raw), true)).resolves.toBeUndefined();
     }
   });
@@ -449,6 +458,10 @@ describe('guard: true on a request', () => {
       echo.routes.set('/hop', redirectTo(`http://localhost:${echo.port}/after`));
       const b = await open.json<Seen>(`http://2130706433:${echo.port}/hop`, { guard: true });
       expect(b.url).toBe('/after');
+      // Only the address check is relaxed: malformed URLs are still refused.
+      for (const bad of [`ftp://127.0.0.1:${echo.port}/x`, `http://u:p@127.0.0.1:${echo.port}/x`]) {
+        expect((await catchError(open.request(bad, { guard: true }))).code, bad).toBe('invalid_url');
+      }
     } finally {
       await open.close();
     }

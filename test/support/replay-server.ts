@@ -101,7 +101,10 @@ function lookup(req: RecordedRequest, key: string): unknown {
   if (key.startsWith('body.')) return deepGet(req.json, key.slice(5));
   const json = req.json as Record<string, unknown> | null;
   return (
-    deepGet(json, key) ?? deepGet(json, `playerRequest.${key}`) ?? req.query.get(key === 'videoId' ? 'id' : key) ?? undefined
+    deepGet(json, key) ??
+    deepGet(json, `playerRequest.${key}`) ??
+    req.query.get(key === 'videoId' ? 'id' : key) ??
+    undefined
   );
 }
 

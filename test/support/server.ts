@@ -27,11 +27,20 @@ export interface TestServer extends RunningServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(backend: Backend = 'embedded', env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  backend: Backend = 'embedded',
+  env: Record<string, string> = {},
+): Promise<TestServer> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ytbh-test-'));
   let pgdb: TempPostgres | undefined;
   let redis: TempRedis | undefined;
-  const baseEnv: Record<string, string> = { PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env };
+  const baseEnv: Record<string, string> = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ...env,
+  };
   if (backend === 'distributed') {
     pgdb = await createPostgresDatabase();
     redis = redisNamespace();

@@ -70,7 +70,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
     if (err.validation) {
       return reply
         .status(400)
-        .send(errorBody('validation_failed', `Invalid ${err.validationContext ?? 'request'}: ${err.message}`, validationDetails(err)));
+        .send(
+          errorBody(
+            'validation_failed',
+            `Invalid ${err.validationContext ?? 'request'}: ${err.message}`,
+            validationDetails(err),
+          ),
+        );
     }
     const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
     if (mapped) {

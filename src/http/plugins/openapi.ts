@@ -7,7 +7,8 @@ import { FormatSchema, PlatformSchema, PlaylistSchema, VideoInfoSchema } from '.
 import { ERROR_STATUS } from '../../errors/app-error.js';
 
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
-  for (const schema of [ErrorResponse, PlatformSchema, FormatSchema, VideoInfoSchema, PlaylistSchema]) app.addSchema(schema);
+  for (const schema of [ErrorResponse, PlatformSchema, FormatSchema, VideoInfoSchema, PlaylistSchema])
+    app.addSchema(schema);
   const codes = Object.entries(ERROR_STATUS)
     .map(([code, status]) => `\`${code}\` (${status})`)
     .join(', ');

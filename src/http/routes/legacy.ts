@@ -148,7 +148,11 @@ export const legacyRoutes: ApiRoutes = async (app, services) => {
         ...(p.notes ? { notes: p.notes } : {}),
       })),
       total_platforms: PLATFORM_DESCRIPTORS.length,
-      simple_endpoints: ['/api/info - Get video information', '/api/formats - Get available formats', '/api/platforms - This endpoint'],
+      simple_endpoints: [
+        '/api/info - Get video information',
+        '/api/formats - Get available formats',
+        '/api/platforms - This endpoint',
+      ],
     }),
   );
 };

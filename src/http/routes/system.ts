@@ -74,7 +74,9 @@ export function systemRoutes(services: Services): FastifyPluginAsyncTypebox {
           check(() => services.cache.ping()),
         ]);
         const checks = { database, cache };
-        const failing = Object.entries(checks).filter(([, v]) => v !== 'ok').map(([k]) => k);
+        const failing = Object.entries(checks)
+          .filter(([, v]) => v !== 'ok')
+          .map(([k]) => k);
         if (failing.length) {
           return reply
             .status(503)
@@ -86,7 +88,13 @@ export function systemRoutes(services: Services): FastifyPluginAsyncTypebox {
 
     app.get(
       '/api/v2/system/info',
-      { schema: { tags: ['system'], summary: 'Version, role, active backends and tool versions', response: { 200: Info } } },
+      {
+        schema: {
+          tags: ['system'],
+          summary: 'Version, role, active backends and tool versions',
+          response: { 200: Info },
+        },
+      },
       async () => ({
         name: 'ytbh',
         version: services.version,

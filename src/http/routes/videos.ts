@@ -7,7 +7,9 @@ import type { Platform } from '../../extract/model.js';
 
 const EXTRACT_ERRORS = errorResponses(400, 402, 403, 404, 409, 410, 429, 451, 502, 504);
 const Refresh = Type.Optional(Type.Boolean({ description: 'Skip the cache and extract again', default: false }));
-const Page = Type.Optional(Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9_.:=-]*$', description: 'Page token from next_page' }));
+const Page = Type.Optional(
+  Type.String({ maxLength: 64, pattern: '^[A-Za-z0-9_.:=-]*$', description: 'Page token from next_page' }),
+);
 const IdParam = Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_.-]+$' });
 
 const FormatsResponse = Type.Object({
@@ -67,7 +69,13 @@ export const videoRoutes: ApiRoutes = async (app, services) => {
     },
     async (req) => {
       const { info } = await extraction.info(req.query.url, { refresh: req.query.refresh === true });
-      return { platform: info.platform, id: info.id, title: info.title, duration: info.duration, formats: info.formats };
+      return {
+        platform: info.platform,
+        id: info.id,
+        title: info.title,
+        duration: info.duration,
+        formats: info.formats,
+      };
     },
   );
 

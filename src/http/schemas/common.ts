@@ -34,7 +34,8 @@ const DESCRIPTIONS: Record<number, string> = {
 export function errorResponses<S extends number>(...statuses: S[]): Record<S, typeof ErrorResponse> {
   const out = {} as Record<S, typeof ErrorResponse>;
   // Type.Ref keeps the document small (one shared component); the cast keeps the static type.
-  for (const s of statuses) out[s] = Type.Ref('ErrorResponse', { description: DESCRIPTIONS[s] ?? 'Error' }) as unknown as typeof ErrorResponse;
+  for (const s of statuses)
+    out[s] = Type.Ref('ErrorResponse', { description: DESCRIPTIONS[s] ?? 'Error' }) as unknown as typeof ErrorResponse;
   return out;
 }
 

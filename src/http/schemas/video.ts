@@ -77,7 +77,12 @@ export const PlaylistSchema = Type.Object(
     title: Nullable(Type.String()),
     uploader: Nullable(Type.String()),
     entries: Type.Array(
-      Type.Object({ id: Type.String(), url: Type.String(), title: Nullable(Type.String()), duration: Nullable(Type.Number()) }),
+      Type.Object({
+        id: Type.String(),
+        url: Type.String(),
+        title: Nullable(Type.String()),
+        duration: Nullable(Type.Number()),
+      }),
     ),
     next_page: Type.Optional(Nullable(Type.String())),
   },

@@ -10,7 +10,12 @@ export class MemoryCache implements Cache {
 
   constructor(maxEntries = 100_000) {
     // ttlResolution 0: a cached clock made getRemainingTTL report stale values (seen: 10 s on a 2 s TTL).
-    this.store = new LRUCache<string, string>({ max: maxEntries, ttlAutopurge: false, allowStale: false, ttlResolution: 0 });
+    this.store = new LRUCache<string, string>({
+      max: maxEntries,
+      ttlAutopurge: false,
+      allowStale: false,
+      ttlResolution: 0,
+    });
     this.bus.setMaxListeners(0);
   }
 

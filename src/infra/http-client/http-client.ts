@@ -86,7 +86,8 @@ export class HttpClient {
       const location = res.headers.get('location');
       if (opts.redirect === 'manual' || !REDIRECT_STATUSES.has(res.status) || !location) return res;
       await res.body?.cancel();
-      if (hop >= this.maxRedirects) throw new AppError('upstream_error', 'Too many redirects', { url: current.toString() });
+      if (hop >= this.maxRedirects)
+        throw new AppError('upstream_error', 'Too many redirects', { url: current.toString() });
       current = new URL(location, current);
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
         method = 'GET';
@@ -95,7 +96,10 @@ export class HttpClient {
     }
   }
 
-  async getText(url: string | URL, opts: RequestOptions = {}): Promise<{ status: number; text: string; headers: Headers }> {
+  async getText(
+    url: string | URL,
+    opts: RequestOptions = {},
+  ): Promise<{ status: number; text: string; headers: Headers }> {
     const res = await this.request(url, opts);
     return { status: res.status, text: await readBody(res, url), headers: res.headers };
   }
@@ -105,10 +109,14 @@ export class HttpClient {
     const res = await this.request(url, opts);
     const text = await readBody(res, url);
     if (!res.ok) {
-      throw new AppError(res.status === 429 ? 'rate_limited' : 'upstream_error', `Upstream answered HTTP ${res.status}`, {
-        url: stripQuery(url),
-        status: res.status,
-      });
+      throw new AppError(
+        res.status === 429 ? 'rate_limited' : 'upstream_error',
+        `Upstream answered HTTP ${res.status}`,
+        {
+          url: stripQuery(url),
+          status: res.status,
+        },
+      );
     }
     try {
       return JSON.parse(text) as T;
@@ -127,14 +135,15 @@ export class HttpClient {
     if (typeof rawBody === 'string') body = rawBody;
     else if (rawBody instanceof ArrayBuffer) body = new Uint8Array(rawBody);
     else if (rawBody instanceof Uint8Array) body = rawBody;
-    else if (rawBody != null) body = new Uint8Array(await new Response(rawBody as ConstructorParameters<typeof Response>[0]).arrayBuffer());
+    else if (rawBody != null)
+      body = new Uint8Array(await new Response(rawBody as ConstructorParameters<typeof Response>[0]).arrayBuffer());
     const redirect = (init?.redirect ?? req?.redirect) === 'manual' ? 'manual' : 'follow';
     return this.request(url, {
       method: init?.method ?? req?.method ?? 'GET',
       headers,
       body,
       redirect,
-      ...(init?.signal ? { signal: init.signal } : {}),
+      ...((init?.signal ?? req?.signal) ? { signal: (init?.signal ?? req?.signal)! } : {}),
     });
   };
 
@@ -161,7 +170,7 @@ function stripQuery(url: string | URL): string {
   return `${u.origin}${u.pathname}`;
 }
 
-/** Reads the whole body; the request's timeout still runs, so a stalled body is upstream_timeout, not a raw DOMException. */
+/** Reads the whole body. The request timeout still runs: a stalled body is upstream_timeout, not a raw DOMException. */
 async function readBody(res: Response, url: string | URL): Promise<string> {
   try {
     return await res.text();
@@ -180,6 +189,12 @@ function mapFetchError(err: unknown, url: URL, timeout: AbortSignal): AppError {
   if (cause?.code === 'ESSRF') {
     return new AppError('invalid_url', 'URL points to a private or reserved address', { host: url.hostname });
   }
-  if (timeout.aborted) return new AppError('upstream_timeout', 'Upstream did not answer in time', { host: url.hostname });
-  return new AppError('upstream_error', 'Could not reach upstream', { host: url.hostname, cause: cause?.code }, { cause: err });
+  if (timeout.aborted)
+    return new AppError('upstream_timeout', 'Upstream did not answer in time', { host: url.hostname });
+  return new AppError(
+    'upstream_error',
+    'Could not reach upstream',
+    { host: url.hostname, cause: cause?.code },
+    { cause: err },
+  );
 }

@@ -69,7 +69,11 @@ export async function assertPublicUrl(url: URL, allowPrivate: boolean): Promise<
   if (addresses.length === 0 || addresses.some((a) => isPrivateAddress(a.address))) throw blocked(host);
 }
 
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | dns.LookupAddress[],
+  family?: number,
+) => void;
 
 /** dns.lookup replacement that fails the connection when any resolved address is private. */
 function guardedLookup(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
