@@ -9,6 +9,8 @@ import { createServices, type ServiceOptions, type Services } from './app/servic
 import { buildApp, type App } from './http/app.js';
 import { apiRoutes } from './http/routes/index.js';
 
+const GRACE_MS = 10_000;
+
 export interface RunningServer {
   app: App;
   services: Services;
@@ -41,7 +43,13 @@ export async function startServer(config: Config, opts: ServiceOptions = {}): Pr
     url: `http://${host}:${port}`,
     stop: () =>
       (stopping ??= (async () => {
-        await app.close();
+        // In-flight requests get a grace period; a client that never reads its response does not hold shutdown.
+        const force = setTimeout(() => app.server.closeAllConnections(), GRACE_MS);
+        try {
+          await app.close();
+        } finally {
+          clearTimeout(force);
+        }
         await services.close();
       })()),
   };

@@ -95,10 +95,11 @@ export function textTable(rows: readonly (readonly string[])[]): string {
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-/** A GitHub-flavoured markdown table (first row is the header). */
+/** A GitHub-flavoured markdown table (first row is the header), padded the way Prettier formats it. */
 export function mdTable(rows: readonly (readonly string[])[]): string {
   const [head, ...body] = rows;
   if (!head) return '';
-  const line = (r: readonly string[]) => `| ${r.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...body.map(line)].join('\n');
+  const widths = head.map((_, i) => Math.max(3, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]) => `| ${widths.map((w, i) => (r[i] ?? '').padEnd(w)).join(' | ')} |`;
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }

@@ -78,6 +78,11 @@ export class ExtractionService {
     return this.deps.config.videoInfoTtlByPlatform[info.platform] ?? this.deps.config.videoInfoTtl;
   }
 
+  /** A TTL of 0 means "do not cache": the cache reads a missing TTL as "keep forever". */
+  private async store(key: string, value: unknown, ttlSeconds: number): Promise<void> {
+    if (ttlSeconds > 0) await setJson(this.deps.cache, key, value, ttlSeconds);
+  }
+
   /** Resolves a user URL to its target without extracting (used by download and stream routes). */
   async resolve(rawUrl: string): Promise<{ target: Target; extractor: Extractor }> {
     return this.registry.resolve(rawUrl, this.context());
@@ -109,7 +114,7 @@ export class ExtractionService {
         return { info: hit, cached: true };
       }
     }
-    return this.flights.run(key, () => this.extractShared(key, target, extractor, opts.signal));
+    return this.flights.run(key, () => this.extractShared(key, target, extractor, opts.signal, opts.refresh === true));
   }
 
   /**
@@ -122,6 +127,7 @@ export class ExtractionService {
     target: Target,
     extractor: Extractor,
     signal?: AbortSignal,
+    refresh = false,
   ): Promise<InfoResult> {
     const lockKey = `extract_lock:${key.slice('video_info:'.length)}`;
     const lockTtl = Math.ceil(this.deps.config.ytdlpTimeoutMs / 1000) + 5;
@@ -133,8 +139,13 @@ export class ExtractionService {
       if (Date.now() > deadline) break;
     }
     try {
+      // The holder before us may have stored its result between our cache miss and our lock.
+      if (!refresh) {
+        const done = await getJson<VideoInfo>(this.deps.cache, key);
+        if (done) return { info: done, cached: true };
+      }
       const info = await this.extractFresh(target, extractor, signal);
-      await setJson(this.deps.cache, key, info, this.ttlFor(info));
+      await this.store(key, info, this.ttlFor(info));
       return { info, cached: false };
     } finally {
       await this.deps.cache.del(lockKey);
@@ -198,7 +209,7 @@ export class ExtractionService {
       const playlist = await engine.extractPlaylist!(t, this.context(), page).catch((err: unknown) => {
         throw asAppError(err, this.deps.log);
       });
-      await setJson(this.deps.cache, key, playlist, this.ttlFor({ platform: target.platform }));
+      await this.store(key, playlist, this.ttlFor({ platform: target.platform }));
       return playlist;
     });
   }

@@ -9,6 +9,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Services } from '../app/services.js';
 import { registerErrorHandling } from './plugins/errors.js';
 import { validatorFactory } from './plugins/validators.js';
+import { ErrorResponse } from './schemas/common.js';
+import { FormatSchema, PlatformSchema, PlaylistSchema, VideoInfoSchema } from './schemas/video.js';
+
+const SHARED_SCHEMAS = [ErrorResponse, PlatformSchema, FormatSchema, VideoInfoSchema, PlaylistSchema];
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { systemRoutes } from './routes/system.js';
@@ -25,6 +29,19 @@ export type App = FastifyInstance<
 >;
 
 export type ApiRoutes = (app: App, services: Services) => Promise<void>;
+
+/** Every route the app registered: what OpenAPI and access-policy tests check against. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+  hidden: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    routeTable: RouteEntry[];
+  }
+}
 
 export interface AppOptions {
   /** Route modules of the domains (extract, delivery, accounts...). */
@@ -48,6 +65,13 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     schemaController: { compilersFactory: { buildValidator: validatorFactory } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const routeTable: RouteEntry[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    const hidden = Boolean((route.schema as { hide?: boolean } | undefined)?.hide) || route.url.startsWith('/docs');
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url, hidden });
+  });
+
   // The API speaks JSON only; a text/plain body is a 415, not a string to validate.
   app.removeContentTypeParser(['text/plain']);
 
@@ -55,6 +79,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
     reply.header('x-request-id', request.id);
   });
 
+  // Shared schemas ($ref targets) exist for every role; OpenAPI turns them into components.
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   registerErrorHandling(app);
   registerMetrics(app, services.metrics);
   const publicApi = config.role !== 'worker';

@@ -24,16 +24,41 @@ export type Backend = 'embedded' | 'distributed';
 
 export interface TestServer extends RunningServer {
   dataDir: string;
+  /** Distributed servers only: the database and cache namespace, for a second server sharing them. */
+  backends?: SharedBackends;
   close(): Promise<void>;
 }
+
+export interface SharedBackends {
+  databaseUrl: string;
+  redisUrl: string;
+  cacheKeyPrefix: string;
+}
+
+export interface StartOptions {
+  /**
+   * Distributed only: use another test server's database and Redis key
+   * namespace instead of fresh ones (two processes of one deployment).
+   * The sharer never drops them; the owner's close() closes its sharers first.
+   */
+  share?: { from: TestServer };
+}
+
+const sharersOf = new WeakMap<TestServer, Set<TestServer>>();
 
 export async function startTestServer(
   backend: Backend = 'embedded',
   env: Record<string, string> = {},
+  opts: StartOptions = {},
 ): Promise<TestServer> {
+  const shared = opts.share?.from;
+  if (shared && (backend !== 'distributed' || !shared.backends)) {
+    throw new Error('share needs two distributed servers');
+  }
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ytbh-test-'));
   let pgdb: TempPostgres | undefined;
   let redis: TempRedis | undefined;
+  let backends: SharedBackends | undefined;
   const baseEnv: Record<string, string> = {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -42,11 +67,16 @@ export async function startTestServer(
     ...env,
   };
   if (backend === 'distributed') {
-    pgdb = await createPostgresDatabase();
-    redis = redisNamespace();
+    if (shared) {
+      backends = shared.backends!;
+    } else {
+      pgdb = await createPostgresDatabase();
+      redis = redisNamespace();
+      backends = { databaseUrl: pgdb.url, redisUrl: redis.url, cacheKeyPrefix: redis.prefix };
+    }
     Object.assign(baseEnv, {
-      DATABASE_URL: pgdb.url,
-      REDIS_URL: redis.url,
+      DATABASE_URL: backends.databaseUrl,
+      REDIS_URL: backends.redisUrl,
       JWT_SECRET: TEST_JWT_SECRET,
       ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
     });
@@ -55,24 +85,38 @@ export async function startTestServer(
   const server = await startServer(config, {
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...(backend === 'embedded' ? { pgliteDir: 'memory://' } : {}),
-    ...(redis ? { cacheKeyPrefix: redis.prefix } : {}),
+    ...(backends ? { cacheKeyPrefix: backends.cacheKeyPrefix } : {}),
   });
-  return {
+  const sharers = new Set<TestServer>();
+  const testServer: TestServer = {
     ...server,
     dataDir,
+    ...(backends ? { backends } : {}),
     async close() {
+      for (const s of [...sharers]) await s.close();
       await server.stop();
+      if (shared) sharersOf.get(shared)?.delete(testServer);
       await redis?.clean();
       await pgdb?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  sharersOf.set(testServer, sharers);
+  if (shared) sharersOf.get(shared)?.add(testServer);
+  return testServer;
 }
 
 export interface ChildServer {
   proc: ChildProcess;
+  /** stdout and stderr interleaved */
   output: () => string;
+  /** stdout alone */
+  stdout: () => string;
+  /** stderr alone */
+  stderr: () => string;
   exited: Promise<number | null>;
+  /** The exit code once the process has exited and its output has been read to the end. */
+  closed: Promise<number | null>;
 }
 
 /** Runs `ytbh <args>` from the TypeScript sources in a child process. */
@@ -83,10 +127,22 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  let stdout = '';
+  let stderr = '';
+  // Decoded as streams, so a multi-byte character split across chunks stays whole.
+  proc.stdout!.setEncoding('utf8');
+  proc.stderr!.setEncoding('utf8');
+  proc.stdout!.on('data', (d: string) => {
+    out += d;
+    stdout += d;
+  });
+  proc.stderr!.on('data', (d: string) => {
+    out += d;
+    stderr += d;
+  });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, output: () => out, exited };
+  const closed = new Promise<number | null>((resolve) => proc.on('close', (code) => resolve(code)));
+  return { proc, output: () => out, stdout: () => stdout, stderr: () => stderr, exited, closed };
 }
 
 export async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {

@@ -2,13 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { ErrorResponse } from '../schemas/common.js';
-import { FormatSchema, PlatformSchema, PlaylistSchema, VideoInfoSchema } from '../schemas/video.js';
 import { ERROR_STATUS } from '../../errors/app-error.js';
 
 export async function registerOpenApi(app: FastifyInstance, version: string): Promise<void> {
-  for (const schema of [ErrorResponse, PlatformSchema, FormatSchema, VideoInfoSchema, PlaylistSchema])
-    app.addSchema(schema);
   const codes = Object.entries(ERROR_STATUS)
     .map(([code, status]) => `\`${code}\` (${status})`)
     .join(', ');
