@@ -151,7 +151,7 @@ describe('distributed mode: api and worker processes started together', () => {
       await client.connect();
       const applied = await client.query('select name from kysely_migration');
       await client.end();
-      expect(applied.rows.map((r) => r.name)).toEqual(['0001_initial']);
+      expect(applied.rows.map((r) => r.name)).toEqual(['0001_initial', '0002_task_idempotency']);
     } finally {
       const codes = await Promise.all(children.map(stop));
       expect(codes).toEqual([0, 0, 0]);
@@ -172,7 +172,7 @@ describe('one-shot commands', () => {
       };
       const first = spawnCli(['migrate'], env);
       expect(await first.exited).toBe(0);
-      expect(first.output()).toContain('applied: 0001_initial');
+      expect(first.output()).toContain('applied: 0001_initial, 0002_task_idempotency');
       const second = spawnCli(['migrate'], env);
       expect(await second.exited).toBe(0);
       expect(second.output()).toContain('database is up to date');

@@ -69,6 +69,10 @@ export interface DownloadTasksTable {
   format: string | null;
   audio_only: Generated<boolean>;
   options: Json;
+  /** sha256 of the canonical options JSON (idempotency) */
+  options_hash: string | null;
+  /** the platform's video id (the storage layout's {video_id}) */
+  video_key: string | null;
   selected_formats: Json<unknown> | null;
   progress: Generated<number>;
   bytes_done: Generated<number>;

@@ -1,7 +1,9 @@
 /** Migrations in order; names are recorded in kysely_migration, never rename one. */
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_task_idempotency.js';
 
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_task_idempotency': m0002,
 };
