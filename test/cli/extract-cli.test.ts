@@ -29,8 +29,8 @@ interface Run {
 let replay: ReplayServer;
 const runs: Record<string, Promise<Run>> = {};
 
-function run(args: string[]): Promise<Run> {
-  const child: ChildServer = spawnCli(args, { YTBH_UPSTREAM_REWRITE: replay.url });
+function run(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child: ChildServer = spawnCli(args, { YTBH_UPSTREAM_REWRITE: replay.url, ...env });
   return child.closed.then((code) => ({ code, stdout: child.stdout(), stderr: child.stderr() }));
 }
 
@@ -40,8 +40,9 @@ beforeAll(async () => {
   // YouTube: youtubei.js sends its own client versions.
   replay = await startReplayServer([], ['body.context.client.clientVersion']);
   // The CLI starts in a few seconds each; run them side by side.
-  runs.json = run(['info', BV_URL, '--json']);
-  runs.summary = run(['info', `https://youtu.be/${YT_ID}?si=share`]);
+  // debug: the YouTube engine logs each player response, which must not reach stdout
+  runs.json = run(['info', BV_URL, '--json'], { LOG_LEVEL: 'debug' });
+  runs.summary = run(['info', `https://youtu.be/${YT_ID}?si=share`], { LOG_LEVEL: 'debug' });
   runs.formats = run(['formats', `https://www.bilibili.com/video/av${view.aid}`]);
   runs.invalid = run(['info', 'ftp://x']);
   runs.missing = run(['formats', 'https://www.bilibili.com/video/BV1UnExisted']);
@@ -93,6 +94,9 @@ describe('ytbh info', () => {
         'formats:   23',
       ]),
     );
+    // the logs went to stderr
+    expect(r.stderr).toContain('youtube: player response');
+    expect(r.stdout).not.toContain('youtube: player response');
   });
 
   it('an invalid URL exits non-zero with a readable message and no stack trace', async () => {
