@@ -8,6 +8,7 @@ import type { Config } from './config/config.js';
 import { createServices, type ServiceOptions, type Services } from './app/services.js';
 import { buildApp, type App } from './http/app.js';
 import { apiRoutes } from './http/routes/index.js';
+import { DownloadWorker } from './delivery/worker.js';
 
 const GRACE_MS = 10_000;
 
@@ -24,6 +25,7 @@ export async function startServer(config: Config, opts: ServiceOptions = {}): Pr
   let app: App;
   try {
     app = await buildApp(services, { routes: apiRoutes });
+    if (config.role !== 'api') await startWorker(services);
     await app.listen({ port: config.port, host: config.host });
   } catch (err) {
     await services.close();
@@ -74,4 +76,24 @@ export function stopOnSignals(server: RunningServer): void {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/** The download worker of this process (roles worker and all). */
+export async function startWorker(services: Services): Promise<DownloadWorker> {
+  const { config } = services;
+  const worker = new DownloadWorker({
+    db: services.database.db,
+    http: services.http,
+    extraction: services.extraction,
+    storage: services.storage,
+    publisher: services.publisher,
+    log: services.log,
+    dataDir: config.dataDir,
+    ffmpegPath: config.ffmpegPath,
+    queue: services.queue,
+    config,
+    metrics: services.metrics,
+  });
+  await worker.start();
+  return worker;
 }

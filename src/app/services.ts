@@ -15,6 +15,10 @@ import { HttpClient } from '../infra/http-client/http-client.js';
 import { createToolProbe, type ToolVersions } from '../infra/tools.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { ExtractionService } from '../extract/service.js';
+import { openQueue, type JobQueue } from '../infra/queue/index.js';
+import { openStorage, type ObjectStorage } from '../infra/storage/index.js';
+import { ProgressPublisher } from '../delivery/progress.js';
+import { EventHub } from '../delivery/event-hub.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 
@@ -29,6 +33,10 @@ export interface Services {
   readonly metrics: Metrics;
   readonly tools: () => Promise<ToolVersions>;
   readonly extraction: ExtractionService;
+  readonly queue: JobQueue;
+  readonly storage: ObjectStorage;
+  readonly publisher: ProgressPublisher;
+  readonly events: EventHub;
   close(): Promise<void>;
 }
 
@@ -73,6 +81,16 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     closers.unshift(() => http.close());
 
     const metrics = createMetrics();
+    const storage = openStorage(config, config.dataDir);
+    closers.unshift(() => storage.close());
+    const queue = openQueue(config.redisUrl, {
+      prefix: `${opts.cacheKeyPrefix ?? ''}ytbh`,
+      onError: (err, taskId) => log.error({ err, task: taskId }, 'queue error'),
+    });
+    const events = new EventHub(cache);
+    // The queue closes first: running jobs are aborted (and picked up again later) before the backends go.
+    closers.unshift(() => events.close());
+    closers.unshift(() => queue.close());
     return {
       version: VERSION,
       config,
@@ -84,6 +102,10 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       metrics,
       tools: createToolProbe(config),
       extraction: new ExtractionService({ config, cache, http, log, metrics, db: database.db }),
+      queue,
+      storage,
+      publisher: new ProgressPublisher(cache),
+      events,
       async close() {
         for (const close of closers) await close();
       },

@@ -31,6 +31,17 @@ export interface Config {
   videoInfoTtlByPlatform: Partial<Record<Platform, number>>;
   platformBudget: Partial<Record<Platform, Budget>>;
   ytdlpFallback: boolean;
+  workerConcurrency: number;
+  platformConcurrency: Partial<Record<Platform, number>>;
+  maxAttempts: number;
+  storage: 'local' | 's3';
+  s3Endpoint: string | undefined;
+  s3Region: string;
+  s3Bucket: string | undefined;
+  s3AccessKeyId: string | undefined;
+  s3SecretAccessKey: string | undefined;
+  s3ForcePathStyle: boolean;
+  s3Prefix: string;
 }
 
 /** True when state is shared with other processes (secrets must then be given, not generated). */
@@ -46,6 +57,25 @@ export class ConfigError extends Error {
 }
 
 type Source = Record<string, string | undefined>;
+
+/** STORAGE=s3 needs a bucket and credentials; S3_PREFIX must be plain key segments. */
+function storageProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.storage === 's3') {
+    if (!config.s3Bucket) problems.push('S3_BUCKET is required when STORAGE=s3');
+    if (!config.s3AccessKeyId) problems.push('S3_ACCESS_KEY_ID is required when STORAGE=s3');
+    if (!config.s3SecretAccessKey) problems.push('S3_SECRET_ACCESS_KEY is required when STORAGE=s3');
+  }
+  // Lenient on purpose (S3-compatible servers allow legacy names); catches 's3://b' and 'b/path'.
+  if (config.s3Bucket !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/.test(config.s3Bucket)) {
+    problems.push(`S3_BUCKET must be a bucket name, not a URL or path (got '${config.s3Bucket}')`);
+  }
+  const prefix = config.s3Prefix ?? '';
+  if (prefix !== '' && !/^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,199}\/)*(?:[A-Za-z0-9][A-Za-z0-9._-]{0,199})?$/.test(prefix)) {
+    problems.push(`S3_PREFIX must be plain path segments such as 'ytbh/' (got '${prefix}')`);
+  }
+  return problems;
+}
 
 function parseValue(field: Field, raw: string): { value?: unknown; problem?: string } {
   const t = field.type;
@@ -138,12 +168,15 @@ export function loadConfig(env: Source = process.env, overrides: Partial<Config>
     parseBudget,
     'requests/windowSeconds',
   );
-  for (const p of [ttl.problem, budget.problem]) if (p) problems.push(p);
+  const caps = parsePlatformMap('PLATFORM_CONCURRENCY', String(out.platformConcurrency ?? ''), parseSeconds, 'count');
+  for (const p of [ttl.problem, budget.problem, caps.problem]) if (p) problems.push(p);
+  out.platformConcurrency = caps.value ?? {};
   out.videoInfoTtlByPlatform = ttl.value ?? {};
   out.platformBudget = budget.value ?? {};
   const config = { ...(out as unknown as Config), ...overrides };
   if (config.jwtSecret !== undefined && config.jwtSecret.length < 32)
     problems.push('JWT_SECRET must be at least 32 characters');
+  problems.push(...storageProblems(config));
   if (problems.length) throw new ConfigError(problems);
   config.dataDir = path.resolve(config.dataDir);
   return config;

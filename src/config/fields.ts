@@ -125,6 +125,60 @@ export const FIELDS = {
     default: true,
     doc: 'Retry with yt-dlp when a native extractor cannot parse a page',
   },
+  workerConcurrency: {
+    env: 'WORKER_CONCURRENCY',
+    type: { kind: 'int', min: 1, max: 64 },
+    default: 3,
+    doc: 'Downloads one worker process runs at once',
+  },
+  platformConcurrency: {
+    env: 'PLATFORM_CONCURRENCY',
+    type: { kind: 'string' },
+    default: 'youtube=2,bilibili=2,twitch=2,tiktok=2,generic=2',
+    doc: 'Per-platform cap on concurrent downloads within one worker, e.g. youtube=2',
+  },
+  maxAttempts: {
+    env: 'DOWNLOAD_MAX_ATTEMPTS',
+    type: { kind: 'int', min: 1, max: 20 },
+    default: 4,
+    doc: 'Tries per download for transient failures (network, 5xx, 429), with exponential backoff',
+  },
+  storage: {
+    env: 'STORAGE',
+    type: { kind: 'enum', values: ['local', 's3'] },
+    default: 'local',
+    doc: 'Where downloaded files are kept: local (DATA_DIR/storage) or s3 (an S3-compatible bucket)',
+  },
+  s3Endpoint: {
+    env: 'S3_ENDPOINT',
+    type: { kind: 'url', protocols: ['http:', 'https:'] },
+    doc: 'S3-compatible endpoint (MinIO, R2, …); unset → AWS S3 for S3_REGION',
+  },
+  s3Region: { env: 'S3_REGION', type: { kind: 'string' }, default: 'us-east-1', doc: 'S3 region' },
+  s3Bucket: { env: 'S3_BUCKET', type: { kind: 'string' }, doc: 'S3 bucket; required when STORAGE=s3' },
+  s3AccessKeyId: {
+    env: 'S3_ACCESS_KEY_ID',
+    type: { kind: 'string' },
+    doc: 'S3 access key id; required when STORAGE=s3',
+  },
+  s3SecretAccessKey: {
+    env: 'S3_SECRET_ACCESS_KEY',
+    type: { kind: 'string' },
+    doc: 'S3 secret access key; required when STORAGE=s3',
+    secret: true,
+  },
+  s3ForcePathStyle: {
+    env: 'S3_FORCE_PATH_STYLE',
+    type: { kind: 'bool' },
+    default: true,
+    doc: 'Address buckets as endpoint/bucket/key instead of bucket.endpoint/key',
+  },
+  s3Prefix: {
+    env: 'S3_PREFIX',
+    type: { kind: 'string' },
+    default: '',
+    doc: "Prefix put before every object key, e.g. 'ytbh/'",
+  },
 } as const satisfies Record<string, Field>;
 
 export type FieldName = keyof typeof FIELDS;

@@ -5,7 +5,7 @@
  * status changes and final events always go out.
  */
 import type { Cache } from '../infra/cache/cache.js';
-import type { TaskStatus } from '../infra/db/schema.js';
+import type { DownloadTask, TaskStatus } from '../infra/db/schema.js';
 
 export const TASK_EVENTS_CHANNEL = 'task_events';
 export const PROGRESS_TTL_SECONDS = 3600;
@@ -65,4 +65,20 @@ export class ProgressPublisher {
 export async function lastEvent(cache: Cache, taskId: string): Promise<TaskEvent | null> {
   const raw = await cache.get(progressKey(taskId));
   return raw ? (JSON.parse(raw) as TaskEvent) : null;
+}
+
+/** The public fields of a task row, as carried by every event. */
+export function taskEvent(task: DownloadTask): Omit<TaskEvent, 'type' | 'at'> {
+  return {
+    task_id: task.id,
+    user_id: task.user_id,
+    status: task.status,
+    progress: task.progress,
+    bytes_done: task.bytes_done,
+    bytes_total: task.bytes_total,
+    speed_bps: task.speed_bps,
+    eta_seconds: task.eta_seconds,
+    ...(task.file_size !== null ? { file_size: task.file_size } : {}),
+    ...(task.error_code ? { error: { code: task.error_code, message: task.error_message ?? '' } } : {}),
+  };
 }

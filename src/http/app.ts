@@ -11,8 +11,9 @@ import { registerErrorHandling } from './plugins/errors.js';
 import { validatorFactory } from './plugins/validators.js';
 import { ErrorResponse } from './schemas/common.js';
 import { FormatSchema, PlatformSchema, PlaylistSchema, VideoInfoSchema } from './schemas/video.js';
+import { TaskSchema } from './schemas/task.js';
 
-const SHARED_SCHEMAS = [ErrorResponse, PlatformSchema, FormatSchema, VideoInfoSchema, PlaylistSchema];
+const SHARED_SCHEMAS = [ErrorResponse, PlatformSchema, FormatSchema, VideoInfoSchema, PlaylistSchema, TaskSchema];
 import { registerOpenApi } from './plugins/openapi.js';
 import { registerMetrics } from './plugins/metrics.js';
 import { systemRoutes } from './routes/system.js';

@@ -4,6 +4,7 @@
  * fills those gaps, and tells a real media file from, say, a text file that
  * yt-dlp happily calls a "direct link".
  */
+import path from 'node:path';
 import { AppError } from '../../errors/app-error.js';
 import type { Format, FormatKind, VideoInfo } from '../model.js';
 import { runProcess } from './run.js';
@@ -39,16 +40,12 @@ function headerArgs(headers: Record<string, string> = {}): string[] {
   return [...(ua ? ['-user_agent', ua] : []), ...(rest.length ? ['-headers', rest.join('')] : [])];
 }
 
+const SHOW_ARGS = ['-hide_banner', '-v', 'error', '-print_format', 'json', '-show_format', '-show_streams'];
+
 /** Probes one http(s) media URL (file or HLS playlist). Throws unsupported_url when it is not media. */
 export async function ffprobe(url: string, opts: ProbeOptions): Promise<ProbeResult> {
   const args = [
-    '-hide_banner',
-    '-v',
-    'error',
-    '-print_format',
-    'json',
-    '-show_format',
-    '-show_streams',
+    ...SHOW_ARGS,
     '-protocol_whitelist',
     PROTOCOLS,
     '-rw_timeout',
@@ -72,6 +69,55 @@ export async function ffprobe(url: string, opts: ProbeOptions): Promise<ProbeRes
   return result;
 }
 
+export interface LocalProbeOptions {
+  ffprobePath?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** demuxers the file may be read with (ffmpeg's `-format_whitelist`); default: any */
+  formats?: string;
+  /** what to call the file in error text (default: its base name) */
+  label?: string;
+}
+
+/** ffprobe's `-show_format -show_streams` JSON, as far as we read it. */
+export interface FfprobeJson {
+  format?: Record<string, unknown>;
+  streams?: ProbeStream[];
+}
+
+/**
+ * Probes a local file that we wrote ourselves (never a path from a user): only
+ * the file protocol is allowed, so the file cannot make ffprobe open anything
+ * else. Returns the raw JSON; throws internal_error when ffprobe cannot read
+ * it, with ffprobe's reason minus the directory.
+ */
+export async function ffprobeLocalFile(file: string, opts: LocalProbeOptions): Promise<FfprobeJson> {
+  const args = [
+    ...SHOW_ARGS,
+    '-protocol_whitelist',
+    'file',
+    ...(opts.formats ? ['-format_whitelist', opts.formats] : []),
+    '-i',
+    `file:${file}`,
+  ];
+  const res = await runProcess(resolveFfprobePath(opts.ffprobePath), args, {
+    timeoutMs: opts.timeoutMs,
+    maxStdoutBytes: 4 * 1024 * 1024,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  if (res.code !== 0) {
+    const last = res.stderr.trim().split('\n').at(-1) ?? '';
+    const label = opts.label ?? path.basename(file);
+    const reason = last.split(`file:${file}`).join(label).split(file).join(label);
+    throw new AppError('internal_error', 'Could not read the media file', { reason });
+  }
+  try {
+    return JSON.parse(res.stdout) as FfprobeJson;
+  } catch {
+    throw new AppError('internal_error', 'ffprobe printed invalid JSON');
+  }
+}
+
 function notMedia(): AppError {
   return new AppError('unsupported_url', 'The URL does not point to a video');
 }
@@ -82,20 +128,25 @@ const numeric = (v: unknown): number | null => {
 };
 
 /** "30000/1001" → 29.97; "0/0" → null */
-function rate(v: unknown): number | null {
+export function rate(v: unknown): number | null {
   const [n, d] = String(v ?? '')
     .split('/')
     .map(Number);
   return n && d ? Math.round((n / d) * 1000) / 1000 : null;
 }
 
-interface ProbeStream {
+export interface ProbeStream {
+  index?: number;
   codec_type?: string;
   codec_name?: string;
   width?: number;
   height?: number;
   avg_frame_rate?: string;
   r_frame_rate?: string;
+  sample_rate?: string;
+  channels?: number;
+  duration?: string;
+  tags?: Record<string, string>;
   // cover art in audio files shows up as a one-frame video stream
   disposition?: { attached_pic?: number };
 }

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { AppError } from '../../errors/app-error.js';
 import { parseUserUrl } from '../../infra/http-client/ssrf-guard.js';
 import { ytdlpError } from './errors.js';
@@ -14,8 +15,16 @@ const MAX_STDERR_CHARS = 64 * 1024;
 
 export interface ProcessOptions {
   timeoutMs: number;
+  /** limit on the whole of stdout; with `onStdoutLine`, on any one line (characters) instead */
   maxStdoutBytes?: number;
   signal?: AbortSignal;
+  /**
+   * Streams stdout line by line (UTF-8, without the line ending) instead of
+   * buffering it: the result's `stdout` is then ''. For long-running tools that
+   * report progress. A callback that throws kills the process, which rejects
+   * with that error.
+   */
+  onStdoutLine?: (line: string) => void;
   /** Test hook: learns the child's pid (to check it is gone afterwards). */
   onSpawn?: (pid: number) => void;
 }
@@ -59,7 +68,33 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
     const onAbort = (): void => kill(abortReason(opts.signal!));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+    const onLine = opts.onStdoutLine;
+    const decoder = new StringDecoder('utf8');
+    let partial = '';
+    const emitLines = (text: string, final: boolean): void => {
+      const lines = (partial + text).split('\n');
+      // The piece after the last newline is an unfinished line; at the end it is the last line, if any.
+      partial = lines.pop()!;
+      if (final && partial) lines.push(partial);
+      if (final) partial = '';
+      for (const line of lines) {
+        if (failure) return;
+        try {
+          onLine!(line.endsWith('\r') ? line.slice(0, -1) : line);
+        } catch (err) {
+          kill(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
+      if (partial.length > maxStdout) {
+        kill(new AppError('upstream_error', `${name} printed a line longer than ${maxStdout} characters`));
+      }
+    };
+
     child.stdout.on('data', (chunk: Buffer) => {
+      if (onLine) {
+        if (!failure) emitLines(decoder.write(chunk), false);
+        return;
+      }
       stdoutBytes += chunk.length;
       if (stdoutBytes > maxStdout) {
         kill(new AppError('upstream_error', `${name} produced more than ${maxStdout} bytes of output`));
@@ -90,6 +125,7 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
     // 'close' (not 'exit') so every byte of output has been read.
     child.on('close', (code) => {
       done();
+      if (onLine && !failure) emitLines(decoder.end(), true);
       if (failure) reject(failure);
       else resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr });
     });

@@ -22,6 +22,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'system', description: 'Health, readiness, build information' },
         { name: 'videos', description: 'Video information and formats' },
         { name: 'playlists', description: 'Playlist information' },
+        { name: 'downloads', description: 'Download tasks, files and live progress' },
         { name: 'platforms', description: 'Supported platforms' },
         { name: 'legacy', description: 'The original simple API, kept for its clients' },
       ],

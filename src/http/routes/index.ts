@@ -3,5 +3,6 @@ import type { ApiRoutes } from '../app.js';
 import { legacyRoutes } from './legacy.js';
 import { platformRoutes } from './platforms.js';
 import { videoRoutes } from './videos.js';
+import { downloadRoutes } from './downloads.js';
 
-export const apiRoutes: ApiRoutes[] = [videoRoutes, platformRoutes, legacyRoutes];
+export const apiRoutes: ApiRoutes[] = [videoRoutes, downloadRoutes, platformRoutes, legacyRoutes];

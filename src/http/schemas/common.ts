@@ -22,6 +22,7 @@ const DESCRIPTIONS: Record<number, string> = {
   410: 'Gone',
   413: 'Body too large',
   415: 'Unsupported media type',
+  416: 'Range not satisfiable',
   429: 'Too many requests or quota exceeded',
   451: 'Unavailable in this region',
   500: 'Internal error',

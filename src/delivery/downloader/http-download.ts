@@ -1,0 +1,696 @@
+/**
+ * Our own HTTP(S) downloader for progressive media URLs.
+ *
+ * - Bytes stream into `DEST.part` (backpressure end to end, memory independent
+ *   of the file size); DEST appears only once the size equals the server's total.
+ * - `DEST.part.json` (the sidecar) records the object's identity (total size,
+ *   ETag / Last-Modified; never the URL, which expires) and, in chunked mode,
+ *   how many bytes of each chunk are on disk, so a later call, even with a
+ *   freshly extracted URL, resumes only what is missing (If-Range guarded).
+ * - Large files on range-capable servers are fetched as parallel ranged chunks
+ *   written at their offsets into a preallocated `.part`; each chunk retries on
+ *   its own and resumes from the bytes it already wrote.
+ * - 403/410 are surfaced at once (reason 'forbidden': the caller re-extracts),
+ *   404 is not_found, 429/5xx/network/idle timeouts are retried with backoff.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { AppError } from '../../errors/app-error.js';
+import {
+  type DownloadProgress,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_PROGRESS_INTERVAL_MS,
+  ProgressMeter,
+  RequestScope,
+  type TransferOptions,
+  abortReason,
+  checkStatus,
+  hostOf,
+  openRequest,
+  retrying,
+  tolerantBody,
+} from './common.js';
+
+export type { DownloadProgress } from './common.js';
+
+export const DEFAULT_CONNECTIONS = 4;
+export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_CHUNK_THRESHOLD = 16 * 1024 * 1024;
+
+export interface HttpDownloadOptions extends TransferOptions {
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Concurrent ranged requests in chunked mode (default 4); 1 disables chunking. */
+  connections?: number;
+  /** Chunk size in chunked mode (default 8 MiB). */
+  chunkSize?: number;
+  /** Files at least this large (and range-capable) are fetched in chunks (default 16 MiB). */
+  chunkThreshold?: number;
+  /** Hash the finished file and return its sha256 (hex). */
+  sha256?: boolean;
+  /**
+   * Keep the `.part.json` sidecar (default true). Without it a resume trusts the
+   * `.part` length alone, and chunked mode is off (a preallocated `.part` needs its chunk map).
+   */
+  sidecar?: boolean;
+}
+
+export interface DownloadResult {
+  path: string;
+  size: number;
+  sha256?: string;
+  /** bytes from an earlier attempt's `.part` were kept */
+  resumed: boolean;
+  /** ranged chunks in chunked mode, 1 in single-stream mode */
+  chunks: number;
+}
+
+/** Stored next to the `.part`: what object the partial bytes belong to. */
+export interface PartSidecar {
+  version: 1;
+  total: number | null;
+  etag: string | null;
+  lastModified: string | null;
+  /** chunked mode only */
+  chunkSize: number | null;
+  /** chunked mode only: bytes on disk per chunk, counted from the chunk's start */
+  chunks: number[] | null;
+}
+
+/** The partial state does not belong to the object upstream serves now: start over. */
+class RestartSignal extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'RestartSignal';
+  }
+}
+
+interface ResponseInfo {
+  status: number;
+  /** first byte offset of the body within the object */
+  start: number;
+  /** last byte offset (inclusive) announced by Content-Range */
+  end: number | null;
+  total: number | null;
+  /** Content-Length */
+  length: number | null;
+  etag: string | null;
+  lastModified: string | null;
+  acceptRanges: boolean;
+}
+
+function parseResponse(res: Response): ResponseInfo {
+  const h = res.headers;
+  const lengthHeader = h.get('content-length');
+  const length = lengthHeader !== null && /^\d+$/.test(lengthHeader.trim()) ? Number(lengthHeader) : null;
+  const info: ResponseInfo = {
+    status: res.status,
+    start: 0,
+    end: null,
+    total: null,
+    length,
+    etag: h.get('etag'),
+    lastModified: h.get('last-modified'),
+    acceptRanges: (h.get('accept-ranges') ?? '').toLowerCase().includes('bytes'),
+  };
+  const cr = h.get('content-range')?.trim() ?? '';
+  if (res.status === 206) {
+    const m = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)$/i.exec(cr);
+    if (!m)
+      throw new AppError('upstream_error', 'A partial response without a usable Content-Range', {
+        reason: 'bad_range',
+      });
+    info.start = Number(m[1]);
+    info.end = Number(m[2]);
+    info.total = m[3] === '*' ? null : Number(m[3]);
+    info.acceptRanges = true;
+  } else if (res.status === 416) {
+    const m = /^bytes\s+\*\/(\d+)$/i.exec(cr);
+    info.total = m ? Number(m[1]) : null;
+  } else {
+    info.total = length;
+  }
+  return info;
+}
+
+/** The validator for If-Range: a strong ETag, else Last-Modified. */
+function ifRangeValue(side: { etag: string | null; lastModified: string | null }): string | null {
+  if (side.etag && !side.etag.startsWith('W/')) return side.etag;
+  return side.lastModified ?? null;
+}
+
+function sameObject(known: Identity, info: ResponseInfo): boolean {
+  if (known.total !== null && info.total !== null && known.total !== info.total) return false;
+  if (known.etag && info.etag && known.etag !== info.etag) return false;
+  if (known.lastModified && info.lastModified && known.lastModified !== info.lastModified) return false;
+  return true;
+}
+
+interface Identity {
+  total: number | null;
+  etag: string | null;
+  lastModified: string | null;
+}
+
+async function sizeOf(file: string): Promise<number | null> {
+  try {
+    const st = await stat(file);
+    return st.isFile() ? st.size : null;
+  } catch {
+    return null;
+  }
+}
+
+function validSidecar(v: unknown): v is PartSidecar {
+  const s = v as Partial<PartSidecar> | null;
+  if (!s || typeof s !== 'object' || s.version !== 1) return false;
+  const total = s.total;
+  if (total !== null && !(typeof total === 'number' && Number.isSafeInteger(total) && total >= 0)) return false;
+  if (!(s.etag === null || typeof s.etag === 'string')) return false;
+  if (!(s.lastModified === null || typeof s.lastModified === 'string')) return false;
+  if (s.chunks === null || s.chunks === undefined) return true;
+  const size = s.chunkSize;
+  if (!Array.isArray(s.chunks) || typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) return false;
+  if (total === null || s.chunks.length !== Math.ceil(total / size)) return false;
+  return s.chunks.every((n, i) => Number.isSafeInteger(n) && n >= 0 && n <= chunkLength(total, size, i));
+}
+
+/** 'invalid' when a sidecar exists but cannot be trusted. */
+async function readSidecar(file: string): Promise<PartSidecar | null | 'invalid'> {
+  let raw: string;
+  try {
+    raw = await readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    return validSidecar(parsed) ? parsed : 'invalid';
+  } catch {
+    return 'invalid';
+  }
+}
+
+/** Serialized, atomic (write + rename) sidecar updates. */
+class SidecarWriter {
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly file: string,
+    private readonly enabled: boolean,
+  ) {}
+
+  save(data: PartSidecar): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    const json = JSON.stringify(data);
+    const tmp = `${this.file}.tmp`;
+    const p = this.chain.then(async () => {
+      await writeFile(tmp, json);
+      await rename(tmp, this.file);
+    });
+    this.chain = p.catch(() => undefined);
+    return p;
+  }
+
+  async remove(): Promise<void> {
+    await this.chain;
+    await rm(this.file, { force: true });
+    await rm(`${this.file}.tmp`, { force: true });
+  }
+}
+
+function chunkLength(total: number, chunkSize: number, i: number): number {
+  return Math.min(chunkSize, total - i * chunkSize);
+}
+
+interface Ctx {
+  url: string;
+  dest: string;
+  part: string;
+  opts: HttpDownloadOptions;
+  idleMs: number;
+  meter: ProgressMeter;
+  sidecar: SidecarWriter;
+  signal: AbortSignal | undefined;
+}
+
+/**
+ * Downloads `url` to `destPath`. Resumes from `destPath.part` when present;
+ * on failure or cancellation the `.part` (and its sidecar) are left for a
+ * later resume, except after a size mismatch, when they are discarded.
+ */
+export async function downloadHttp(url: string, destPath: string, opts: HttpDownloadOptions): Promise<DownloadResult> {
+  if (opts.signal?.aborted) throw abortReason(opts.signal);
+  const part = `${destPath}.part`;
+  const ctx: Ctx = {
+    url,
+    dest: destPath,
+    part,
+    opts,
+    idleMs: opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    meter: new ProgressMeter(opts.onProgress, null, opts.progressIntervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS),
+    sidecar: new SidecarWriter(`${part}.json`, opts.sidecar !== false),
+    signal: opts.signal,
+  };
+  await mkdir(path.dirname(destPath), { recursive: true });
+  for (let restarts = 0; ; restarts++) {
+    try {
+      return await runOnce(ctx);
+    } catch (err) {
+      if (!(err instanceof RestartSignal)) throw err;
+      if (restarts >= 2) {
+        throw new AppError('upstream_error', 'The remote file kept changing during the download', {
+          host: hostOf(url),
+          reason: 'object_changed',
+        });
+      }
+      await discard(ctx);
+    }
+  }
+}
+
+async function discard(ctx: Ctx): Promise<void> {
+  await ctx.sidecar.remove();
+  await rm(ctx.part, { force: true });
+}
+
+async function runOnce(ctx: Ctx): Promise<DownloadResult> {
+  let partSize = await sizeOf(ctx.part);
+  let side: PartSidecar | null = null;
+  if (partSize === null) {
+    await ctx.sidecar.remove();
+  } else {
+    const read = ctx.opts.sidecar === false ? null : await readSidecar(`${ctx.part}.json`);
+    if (read === 'invalid' || (read?.chunks && partSize !== read.total)) {
+      await discard(ctx);
+      partSize = null;
+    } else {
+      side = read;
+    }
+  }
+  if (side?.chunks) return chunked(ctx, side, null, true);
+  return single(ctx, partSize ?? 0, side);
+}
+
+// ---------------------------------------------------------------------------
+// Single-stream mode
+
+interface SingleState extends Identity {
+  /** bytes on disk in `.part` */
+  offset: number;
+  /** nothing on disk and no response seen yet: the first answer may switch to chunked mode */
+  fresh: boolean;
+  /** the largest end offset any response claimed (start + Content-Length) */
+  claimedEnd: number;
+  /** bytes from before this call that are still in use (0 after a restart from zero) */
+  kept: number;
+}
+
+interface Opened {
+  res: Response;
+  scope: RequestScope;
+  info: ResponseInfo;
+}
+
+async function single(ctx: Ctx, offset: number, side: PartSidecar | null): Promise<DownloadResult> {
+  const s: SingleState = {
+    offset,
+    fresh: offset === 0,
+    claimedEnd: 0,
+    kept: offset,
+    total: side?.total ?? null,
+    etag: side?.etag ?? null,
+    lastModified: side?.lastModified ?? null,
+  };
+  ctx.meter.total = s.total;
+  ctx.meter.reset(offset);
+  const outcome = await retrying(() => singleAttempt(ctx, s), {
+    ...retryOpts(ctx.opts),
+    signal: ctx.signal,
+    progress: () => s.offset,
+  });
+  if (outcome !== 'done') {
+    const { info } = outcome;
+    const total = info.total!;
+    const chunkSize = Math.max(1, ctx.opts.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    const fresh: PartSidecar = {
+      version: 1,
+      total,
+      etag: info.etag,
+      lastModified: info.lastModified,
+      chunkSize,
+      chunks: new Array<number>(Math.ceil(total / chunkSize)).fill(0),
+    };
+    return chunked(ctx, fresh, outcome, false);
+  }
+
+  const size = s.offset;
+  const expected = Math.max(s.total ?? size, s.claimedEnd);
+  if (size !== expected) {
+    await discard(ctx);
+    throw new AppError('upstream_error', 'The download ended with a different size than upstream announced', {
+      host: hostOf(ctx.url),
+      reason: 'size_mismatch',
+      expected,
+      got: size,
+    });
+  }
+  if ((await sizeOf(ctx.part)) === null) await writeFile(ctx.part, ''); // an empty object
+  ctx.meter.total = size;
+  return complete(ctx, size, s.kept > 0, 1);
+}
+
+/** One request in single-stream mode: resumes at s.offset, appends to `.part`, updates s. */
+async function singleAttempt(ctx: Ctx, s: SingleState): Promise<'done' | Opened> {
+  const offset = s.offset;
+  const validator = offset > 0 ? ifRangeValue(s) : null;
+  const headers: Record<string, string> = { range: `bytes=${offset}-` };
+  if (validator) headers['if-range'] = validator;
+  const scope = new RequestScope(ctx.idleMs, ctx.signal);
+  let handedOver = false;
+  try {
+    const res = await openRequest(ctx.opts, ctx.url, scope, headers);
+    await checkStatus(res, ctx.url, [200, 206, 416]);
+    const info = parseResponse(res);
+
+    if (res.status === 416) {
+      await res.body?.cancel().catch(() => undefined);
+      // Nothing left to send: complete if our bytes are exactly the object, otherwise it changed.
+      if (info.total !== null && info.total === offset && (s.total === null || s.total === offset)) {
+        s.total = offset;
+        return 'done';
+      }
+      throw new RestartSignal('range not satisfiable');
+    }
+
+    let writeFrom = offset;
+    if (res.status === 206) {
+      if (info.start !== offset || !sameObject(s, info)) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new RestartSignal('partial response does not continue the .part');
+      }
+      const chunkable =
+        s.fresh &&
+        ctx.opts.sidecar !== false && // a preallocated .part is only safe with its chunk map
+        info.total !== null &&
+        (ctx.opts.connections ?? DEFAULT_CONNECTIONS) > 1 &&
+        info.total >= (ctx.opts.chunkThreshold ?? DEFAULT_CHUNK_THRESHOLD);
+      if (chunkable) {
+        handedOver = true;
+        return { res, scope, info };
+      }
+    } else {
+      // 200: the whole object again (no range support, or If-Range said it changed).
+      writeFrom = 0;
+      s.kept = 0;
+      s.claimedEnd = 0;
+    }
+
+    const identityChanged =
+      s.fresh ||
+      writeFrom === 0 ||
+      (info.total !== null && info.total !== s.total) ||
+      (info.etag !== null && info.etag !== s.etag) ||
+      (info.lastModified !== null && info.lastModified !== s.lastModified);
+    if (writeFrom === 0 || info.total !== null) s.total = info.total;
+    if (info.etag !== null || writeFrom === 0) s.etag = info.etag;
+    if (info.lastModified !== null || writeFrom === 0) s.lastModified = info.lastModified;
+    s.fresh = false;
+    if (info.length !== null) s.claimedEnd = Math.max(s.claimedEnd, writeFrom + info.length);
+    ctx.meter.total = s.total;
+    if (writeFrom === 0 && offset > 0) ctx.meter.reset(0);
+    if (identityChanged) {
+      await ctx.sidecar.save({
+        version: 1,
+        total: s.total,
+        etag: s.etag,
+        lastModified: s.lastModified,
+        chunkSize: null,
+        chunks: null,
+      });
+    }
+
+    const out = createWriteStream(ctx.part, { flags: writeFrom === 0 ? 'w' : 'a' });
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        scope.touch();
+        ctx.meter.set(writeFrom + out.bytesWritten);
+        cb(null, chunk);
+      },
+    });
+    let bodyError: unknown = null;
+    const source = tolerantBody(res.body, (err) => (bodyError = err));
+    try {
+      await pipeline(source, counter, out);
+    } catch (err) {
+      // The file side failed (disk full...): not an upstream problem.
+      throw scope.mapError(err, ctx.url, ctx.signal);
+    }
+    s.offset = (await sizeOf(ctx.part)) ?? 0;
+    ctx.meter.set(s.offset);
+    if (bodyError !== null) {
+      const mapped = scope.mapError(bodyError, ctx.url, ctx.signal);
+      // Everything the object holds is on disk (a server that over-announced, then closed): let the size check decide.
+      if (!ctx.signal?.aborted && s.total !== null && s.offset >= s.total) return 'done';
+      throw mapped;
+    }
+    if (s.total !== null && s.offset < s.total) {
+      throw new AppError('upstream_error', 'The response ended before the whole file arrived', {
+        host: hostOf(ctx.url),
+        reason: 'short_read',
+        expected: s.total,
+        got: s.offset,
+      });
+    }
+    return 'done';
+  } finally {
+    if (!handedOver) scope.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Chunked mode
+
+async function chunked(
+  ctx: Ctx,
+  side: PartSidecar,
+  probe: Opened | null,
+  resumedFromDisk: boolean,
+): Promise<DownloadResult> {
+  const total = side.total!;
+  const chunkSize = side.chunkSize!;
+  const chunks = side.chunks!;
+  const count = chunks.length;
+  const identity: Identity = { total, etag: side.etag, lastModified: side.lastModified };
+  const save = (): Promise<void> => ctx.sidecar.save({ ...side, chunks: [...chunks] });
+  const startDone = chunks.reduce((a, b) => a + b, 0);
+  ctx.meter.total = total;
+  ctx.meter.reset(startDone);
+
+  let fh: FileHandle;
+  if (probe) {
+    // Sidecar first: a preallocated `.part` without one would look like a finished single-stream file.
+    try {
+      await save();
+      fh = await open(ctx.part, 'w+');
+      await fh.truncate(total);
+    } catch (err) {
+      probe.scope.dispose();
+      await probe.res.body?.cancel().catch(() => undefined);
+      throw err;
+    }
+  } else {
+    fh = await open(ctx.part, 'r+');
+  }
+
+  // Aborted on the caller's cancel or the first fatal error, so every worker stops.
+  const stop = new AbortController();
+  const onCancel = (): void => stop.abort(ctx.signal!.reason);
+  ctx.signal?.addEventListener('abort', onCancel, { once: true });
+  probe?.scope.link(stop.signal);
+
+  const queue: number[] = [];
+  for (let i = 0; i < count; i++) if (chunks[i]! < chunkLength(total, chunkSize, i)) queue.push(i);
+  let pendingProbe: Opened | null = probe && queue[0] === 0 ? probe : null;
+  if (probe && !pendingProbe) {
+    probe.scope.dispose();
+    await probe.res.body?.cancel().catch(() => undefined);
+  }
+
+  let failure: unknown = null;
+  const fail = (err: unknown): void => {
+    if (failure === null) failure = err;
+    if (!stop.signal.aborted) stop.abort(err);
+  };
+
+  const runChunk = async (i: number): Promise<void> => {
+    const chunkStart = i * chunkSize;
+    const chunkEnd = chunkStart + chunkLength(total, chunkSize, i) - 1;
+    let initial: Opened | null = i === 0 ? pendingProbe : null;
+    if (initial) pendingProbe = null;
+    await retrying(
+      async () => {
+        const pos = chunkStart + chunks[i]!;
+        let opened = initial;
+        initial = null;
+        if (!opened) {
+          const scope = new RequestScope(ctx.idleMs, stop.signal);
+          try {
+            const headers: Record<string, string> = { range: `bytes=${pos}-${chunkEnd}` };
+            const validator = ifRangeValue(identity);
+            if (validator) headers['if-range'] = validator;
+            const res = await openRequest(ctx.opts, ctx.url, scope, headers, stop.signal);
+            await checkStatus(res, ctx.url, [200, 206, 416]);
+            if (res.status !== 206) {
+              await res.body?.cancel().catch(() => undefined);
+              throw new RestartSignal(`HTTP ${res.status} to a chunk request`);
+            }
+            opened = { res, scope, info: parseResponse(res) };
+          } catch (err) {
+            scope.dispose();
+            throw err;
+          }
+        }
+        try {
+          await pumpChunk(
+            ctx,
+            opened,
+            fh,
+            identity,
+            pos,
+            chunkEnd,
+            (n) => {
+              chunks[i]! += n;
+              ctx.meter.add(n);
+            },
+            stop.signal,
+          );
+        } finally {
+          opened.scope.dispose();
+        }
+        if (chunks[i]! < chunkEnd - chunkStart + 1) {
+          throw new AppError('upstream_error', 'A chunk response ended early', {
+            host: hostOf(ctx.url),
+            reason: 'short_read',
+          });
+        }
+      },
+      { ...retryOpts(ctx.opts), signal: stop.signal, progress: () => chunks[i]! },
+    );
+    await save();
+  };
+
+  const workers = Array.from(
+    { length: Math.min(queue.length, Math.max(1, ctx.opts.connections ?? DEFAULT_CONNECTIONS)) },
+    async () => {
+      for (let i = queue.shift(); i !== undefined && !stop.signal.aborted; i = queue.shift()) {
+        try {
+          await runChunk(i);
+        } catch (err) {
+          fail(err);
+        }
+      }
+    },
+  );
+
+  try {
+    await Promise.all(workers);
+  } finally {
+    ctx.signal?.removeEventListener('abort', onCancel);
+    if (pendingProbe) {
+      (pendingProbe as Opened).scope.dispose();
+      await (pendingProbe as Opened).res.body?.cancel().catch(() => undefined);
+    }
+    // Record partial chunks too: every counted byte has been written.
+    await save().catch(() => undefined);
+    if (failure !== null || ctx.signal?.aborted) await fh.close().catch(() => undefined);
+  }
+
+  if (ctx.signal?.aborted) throw abortReason(ctx.signal);
+  if (failure !== null) throw failure;
+
+  const done = chunks.reduce((a, b) => a + b, 0);
+  if (done !== total) {
+    await fh.close().catch(() => undefined);
+    throw new AppError('upstream_error', 'The chunks do not add up to the file size', {
+      host: hostOf(ctx.url),
+      reason: 'size_mismatch',
+      expected: total,
+      got: done,
+    });
+  }
+  try {
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+  return complete(ctx, total, resumedFromDisk && startDone > 0, count);
+}
+
+/** Streams one ranged response into the chunk's region of `.part`, positional writes, awaiting each one (backpressure). */
+async function pumpChunk(
+  ctx: Ctx,
+  opened: Opened,
+  fh: FileHandle,
+  identity: Identity,
+  pos: number,
+  chunkEnd: number,
+  written: (n: number) => void,
+  cancel: AbortSignal,
+): Promise<void> {
+  const { res, scope, info } = opened;
+  if (info.start !== pos || !sameObject(identity, info)) {
+    await res.body?.cancel().catch(() => undefined);
+    throw new RestartSignal('chunk response does not match the object');
+  }
+  if (!res.body) return;
+  const reader = (res.body as unknown as NodeReadableStream<Uint8Array>).getReader();
+  let remaining = chunkEnd - pos + 1;
+  let position = pos;
+  try {
+    while (remaining > 0) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      scope.touch();
+      const n = Math.min(value.byteLength, remaining);
+      let off = 0;
+      while (off < n) {
+        const { bytesWritten } = await fh.write(value, off, n - off, position + off);
+        off += bytesWritten;
+      }
+      position += n;
+      remaining -= n;
+      written(n);
+    }
+  } catch (err) {
+    throw scope.mapError(err, ctx.url, ctx.signal?.aborted ? ctx.signal : cancel);
+  } finally {
+    // Stop reading the rest (the probe asked for the whole file; a chunk may be complete early).
+    reader.cancel().catch(() => undefined);
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+function retryOpts(opts: HttpDownloadOptions) {
+  return { tries: opts.tries, backoffBaseMs: opts.backoffBaseMs, backoffMaxMs: opts.backoffMaxMs };
+}
+
+async function complete(ctx: Ctx, size: number, resumed: boolean, chunks: number): Promise<DownloadResult> {
+  await rename(ctx.part, ctx.dest);
+  await ctx.sidecar.remove();
+  const result: DownloadResult = { path: ctx.dest, size, resumed, chunks };
+  if (ctx.opts.sha256) result.sha256 = await sha256File(ctx.dest);
+  ctx.meter.finish();
+  return result;
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(file), hash);
+  return hash.digest('hex');
+}

@@ -1,0 +1,227 @@
+/**
+ * One download task, end to end: extract → choose formats → fetch (our
+ * downloader) → merge/convert (ffmpeg child process) → storage → completed.
+ * Every step is resumable: the work directory is keyed by the task, so a
+ * rerun after a crash continues the `.part` files it finds.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { AppError } from '../errors/app-error.js';
+import type { ExtractionService } from '../extract/service.js';
+import type { Format, VideoInfo } from '../extract/model.js';
+import type { DB, DownloadTask } from '../infra/db/schema.js';
+import type { HttpClient } from '../infra/http-client/http-client.js';
+import type { ObjectStorage } from '../infra/storage/storage.js';
+import { extractThumbnail, mergeAv, remuxOrTranscodeAudio, remuxToContainer } from '../media/ffmpeg.js';
+import { downloadFormat, reasonOf, type DownloadProgress } from './downloader/index.js';
+import type { DownloadOptions } from './options.js';
+import { isAudioContainer } from './options.js';
+import { taskEvent, type ProgressPublisher } from './progress.js';
+import { selectFormats, type Selection } from './select-formats.js';
+import { CONTENT_TYPES, storageKeys } from './storage-key.js';
+import { transition, updateProgress } from './tasks.js';
+import { RUNNING_STATUSES } from './task-status.js';
+
+export interface PipelineDeps {
+  db: Kysely<DB>;
+  http: HttpClient;
+  extraction: ExtractionService;
+  storage: ObjectStorage;
+  publisher: ProgressPublisher;
+  log: Logger;
+  dataDir: string;
+  ffmpegPath: string;
+}
+
+/** Database progress rows are written at most this often; the cache gets every (throttled) event. */
+const DB_PROGRESS_INTERVAL_MS = 2000;
+
+export function workDir(dataDir: string, taskId: string): string {
+  return path.join(dataDir, 'work', taskId);
+}
+
+/** BiliBili's DASH formats are plain files at one URL each; only real manifests need another tool. */
+function fetchable(f: Format): Format {
+  return f.protocol === 'dash' && !/\.mpd(\?|$)/i.test(f.url) ? { ...f, protocol: 'https' } : f;
+}
+
+function explain(sel: Selection) {
+  const brief = (f: Format | null) =>
+    f && {
+      format_id: f.format_id,
+      kind: f.kind,
+      ext: f.ext,
+      vcodec: f.vcodec,
+      acodec: f.acodec,
+      height: f.height,
+      protocol: f.protocol,
+    };
+  return {
+    video: brief(sel.video),
+    audio: brief(sel.audio),
+    muxed: brief(sel.muxed),
+    container: sel.container,
+    reason: sel.reason,
+  };
+}
+
+export async function runPipeline(deps: PipelineDeps, task: DownloadTask, signal: AbortSignal): Promise<DownloadTask> {
+  const { db, publisher, log } = deps;
+  const options = task.options as unknown as DownloadOptions;
+  const dir = workDir(deps.dataDir, task.id);
+  await mkdir(dir, { recursive: true });
+
+  let info: VideoInfo = (await deps.extraction.info(task.url, { signal })).info;
+  let selection = selectFormats(info.formats, options);
+  let current = await transition(
+    db,
+    task.id,
+    'downloading',
+    { selected_formats: JSON.stringify(explain(selection)) },
+    RUNNING_STATUSES,
+  );
+  if (!current) throw new AppError('conflict', 'The task changed state while it was being prepared');
+  await publisher.publish('task_status', taskEvent(current));
+
+  const parts = (): Format[] => [selection.muxed, selection.video, selection.audio].filter((f): f is Format => !!f);
+  let files: string[];
+  try {
+    files = await fetchParts(deps, current, parts(), dir, signal);
+  } catch (err) {
+    // An expired or IP-bound media URL: extract once more (fresh URLs) and try again.
+    if (reasonOf(err) !== 'forbidden') throw err;
+    log.info({ task: task.id }, 'media URL refused; re-extracting once');
+    info = (await deps.extraction.info(task.url, { refresh: true, signal })).info;
+    selection = selectFormats(info.formats, options);
+    files = await fetchParts(deps, current, parts(), dir, signal);
+  }
+
+  current = await transition(db, task.id, 'processing', {}, ['downloading']);
+  if (!current) throw new AppError('conflict', 'The task changed state during the download');
+  await publisher.publish('task_status', taskEvent(current));
+
+  const ext = selection.container;
+  const output = path.join(dir, `output.${ext}`);
+  const common = {
+    signal,
+    ffmpegPath: deps.ffmpegPath,
+    metadata: { title: info.title, ...(info.uploader ? { artist: info.uploader } : {}) },
+  };
+  if (options.audio_only || isAudioContainer(ext)) {
+    await remuxOrTranscodeAudio({
+      ...common,
+      input: files[files.length - 1]!,
+      output,
+      format: ext as 'm4a' | 'mp3' | 'opus',
+    });
+  } else if (selection.video && selection.audio) {
+    await mergeAv({
+      ...common,
+      video: files[0]!,
+      audio: files[1]!,
+      output,
+      container: ext as 'mp4' | 'webm' | 'mkv',
+      durationHint: info.duration,
+    });
+  } else {
+    await remuxToContainer({ ...common, input: files[0]!, output, container: ext as 'mp4' | 'webm' | 'mkv' });
+  }
+
+  const keys = storageKeys(task.user_id, task.video_key ?? info.id, ext, task.id);
+  const stored = await deps.storage.putFile(keys.media, output, CONTENT_TYPES[ext] ?? 'application/octet-stream');
+  if (!isAudioContainer(ext)) await storeThumbnail(deps, dir, output, keys.thumbnail, info, signal);
+
+  const done = await transition(
+    db,
+    task.id,
+    'completed',
+    { file_path: stored.key, file_size: stored.size, progress: 100, eta_seconds: 0, completed_at: new Date() },
+    ['processing'],
+  );
+  if (!done) throw new AppError('conflict', 'The task changed state while it was being stored');
+  await rm(dir, { recursive: true, force: true });
+  return done;
+}
+
+/** Best effort: a video without a thumbnail is still a finished download. */
+async function storeThumbnail(
+  deps: PipelineDeps,
+  dir: string,
+  media: string,
+  key: string,
+  info: VideoInfo,
+  signal: AbortSignal,
+) {
+  const jpg = path.join(dir, 'thumbnail.jpg');
+  try {
+    await extractThumbnail({
+      input: media,
+      output: jpg,
+      atSeconds: Math.min(5, (info.duration ?? 2) / 2),
+      width: 640,
+      signal,
+      ffmpegPath: deps.ffmpegPath,
+    });
+    await deps.storage.putFile(key, jpg, 'image/jpeg');
+  } catch (err) {
+    deps.log.warn({ err }, 'could not make a thumbnail');
+  }
+}
+
+/** Fetches the chosen formats in parallel into the work directory, reporting combined progress. */
+async function fetchParts(
+  deps: PipelineDeps,
+  task: DownloadTask,
+  formats: Format[],
+  dir: string,
+  signal: AbortSignal,
+): Promise<string[]> {
+  const progress = formats.map<DownloadProgress>((f) => ({
+    bytesDone: 0,
+    bytesTotal: f.filesize,
+    speedBps: 0,
+    etaSeconds: null,
+  }));
+  let lastDbWrite = 0;
+  const report = () => {
+    const done = progress.reduce((s, p) => s + p.bytesDone, 0);
+    const totals = progress.map((p) => p.bytesTotal);
+    const total = totals.every((t): t is number => typeof t === 'number' && t > 0)
+      ? totals.reduce((s, t) => s + t, 0)
+      : null;
+    const speed = progress.reduce((s, p) => s + p.speedBps, 0);
+    const event = {
+      ...taskEvent(task),
+      status: 'downloading' as const,
+      // The download is 90% of the work; merging and storing take the rest.
+      progress: total ? Math.min(90, (done / total) * 90) : 0,
+      bytes_done: done,
+      bytes_total: total,
+      speed_bps: Math.round(speed),
+      eta_seconds: total && speed > 0 ? Math.max(0, Math.round((total - done) / speed)) : null,
+    };
+    void deps.publisher.progress(event).catch(() => {});
+    if (Date.now() - lastDbWrite >= DB_PROGRESS_INTERVAL_MS) {
+      lastDbWrite = Date.now();
+      void updateProgress(deps.db, task.id, event).catch(() => {});
+    }
+  };
+  return Promise.all(
+    formats.map(async (f, i) => {
+      const dest = path.join(dir, `part${i}.${f.protocol === 'hls' ? 'ts' : f.ext || 'bin'}`);
+      await downloadFormat(fetchable(f), dest, {
+        client: deps.http,
+        // Generic media URLs come from user-supplied pages: they get the SSRF guard on every request.
+        guard: task.platform === 'generic',
+        signal,
+        onProgress: (p) => {
+          progress[i] = p;
+          report();
+        },
+      });
+      return dest;
+    }),
+  );
+}

@@ -1,0 +1,66 @@
+import { Type } from '@sinclair/typebox';
+import type { DownloadTask } from '../../infra/db/schema.js';
+
+const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Number>>(t: T) =>
+  Type.Union([t, Type.Null()]);
+
+export const TaskSchema = Type.Object(
+  {
+    id: Type.String(),
+    url: Type.String(),
+    platform: Type.String(),
+    video_id: Nullable(Type.String()),
+    parent_id: Nullable(Type.String()),
+    status: Type.String({
+      description: 'queued | extracting | downloading | processing | completed | failed | cancelled',
+    }),
+    quality: Type.String(),
+    format: Nullable(Type.String()),
+    audio_only: Type.Boolean(),
+    options: Type.Record(Type.String(), Type.Unknown()),
+    selected_formats: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    progress: Type.Number(),
+    bytes_done: Type.Number(),
+    bytes_total: Nullable(Type.Number()),
+    speed_bps: Nullable(Type.Number()),
+    eta_seconds: Nullable(Type.Number()),
+    error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+    file_size: Nullable(Type.Number()),
+    file_url: Nullable(Type.String()),
+    attempts: Type.Number(),
+    created_at: Type.String(),
+    updated_at: Type.String(),
+    started_at: Nullable(Type.String()),
+    completed_at: Nullable(Type.String()),
+  },
+  { $id: 'DownloadTask' },
+);
+
+export function taskView(t: DownloadTask) {
+  return {
+    id: t.id,
+    url: t.url,
+    platform: t.platform,
+    video_id: t.video_key,
+    parent_id: t.parent_id,
+    status: t.status,
+    quality: t.quality,
+    format: t.format,
+    audio_only: t.audio_only,
+    options: t.options,
+    selected_formats: (t.selected_formats as Record<string, unknown> | null) ?? null,
+    progress: t.progress,
+    bytes_done: t.bytes_done,
+    bytes_total: t.bytes_total,
+    speed_bps: t.speed_bps,
+    eta_seconds: t.eta_seconds,
+    error: t.error_code ? { code: t.error_code, message: t.error_message ?? '' } : null,
+    file_size: t.file_size,
+    file_url: t.status === 'completed' && t.file_path ? `/api/v2/downloads/${t.id}/file` : null,
+    attempts: t.attempts,
+    created_at: t.created_at.toISOString(),
+    updated_at: t.updated_at.toISOString(),
+    started_at: t.started_at?.toISOString() ?? null,
+    completed_at: t.completed_at?.toISOString() ?? null,
+  };
+}
