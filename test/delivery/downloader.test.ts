@@ -47,6 +47,7 @@ beforeAll(async () => {
   for (const name of ['cancel', 'crash']) await writeFile(path.join(dir, `${name}.bin`), medium);
   for (const name of ['big', 'big-drop', 'big-resume']) await writeFile(path.join(dir, `${name}.bin`), big);
   await rm(path.join(dir, 'notfound-not-written.bin'));
+  await writeFile(path.join(dir, 'empty.bin'), '');
   server = await startMediaServer(dir, {
     paths: {
       '/big.bin': { throttleBytesPerSec: 16 * MiB },
@@ -146,6 +147,12 @@ describe('downloadHttp: single stream', () => {
     }
   });
 
+  it('downloads an empty file', async () => {
+    const res = await downloadHttp(`${server.url}/empty.bin`, dest('empty.bin'), opts());
+    expect(res).toMatchObject({ size: 0, resumed: false });
+    expect((await stat(dest('empty.bin'))).size).toBe(0);
+  });
+
   it('maps 404 to not_found', async () => {
     const err = await rejection(downloadHttp(`${server.url}/notfound-not-written.bin`, dest('nf.bin'), opts()));
     expect(err.code).toBe('not_found');
@@ -191,13 +198,19 @@ describe('downloadHttp: single stream', () => {
   it('cancels promptly on abort and keeps the .part', async () => {
     const target = dest('cancel.bin');
     const ctl = new AbortController();
-    setTimeout(() => ctl.abort(), 500);
-    const started = Date.now();
-    const err = await downloadHttp(`${server.url}/cancel.bin`, target, opts({ signal: ctl.signal })).then(
+    let abortedAt = 0;
+    const onProgress = (p: DownloadProgress): void => {
+      if (p.bytesDone > 0 && !ctl.signal.aborted) {
+        abortedAt = Date.now();
+        ctl.abort();
+      }
+    };
+    const err = await downloadHttp(`${server.url}/cancel.bin`, target, opts({ signal: ctl.signal, onProgress })).then(
       () => null,
       (e: unknown) => e as Error,
     );
-    const abortToReject = Date.now() - started - 500;
+    const abortToReject = Date.now() - abortedAt;
+    expect(abortedAt).toBeGreaterThan(0);
     expect(err?.name).toBe('AbortError');
     expect(abortToReject).toBeLessThan(1_000);
     const part = await stat(`${target}.part`);
@@ -209,8 +222,12 @@ describe('downloadHttp: single stream', () => {
   it('resumes after a crash, requesting only the remaining bytes', async () => {
     const target = dest('crash.bin');
     const ctl = new AbortController();
-    setTimeout(() => ctl.abort(), 400);
-    await expect(downloadHttp(`${server.url}/crash.bin`, target, opts({ signal: ctl.signal }))).rejects.toThrow();
+    const onProgress = (p: DownloadProgress): void => {
+      if (p.bytesDone >= 256 * 1024) ctl.abort();
+    };
+    await expect(
+      downloadHttp(`${server.url}/crash.bin`, target, opts({ signal: ctl.signal, onProgress })),
+    ).rejects.toThrow();
     const have = (await stat(`${target}.part`)).size;
     expect(have).toBeGreaterThan(0);
     const side = JSON.parse(await readFile(`${target}.part.json`, 'utf8')) as PartSidecar;
@@ -283,13 +300,25 @@ describe('downloadHttp: chunked', () => {
     const target = dest('big-resume.bin');
     const chunkSize = 4 * MiB;
     const ctl = new AbortController();
+    let abortedAt = 0;
     const first = downloadHttp(
       `${server.url}/big-resume.bin`,
       target,
-      opts({ signal: ctl.signal, chunkSize, connections: 2 }),
+      opts({
+        signal: ctl.signal,
+        chunkSize,
+        connections: 2,
+        // past the first two chunks, far from the end
+        onProgress: (p) => {
+          if (p.bytesDone >= 10 * MiB && !ctl.signal.aborted) {
+            abortedAt = Date.now();
+            ctl.abort();
+          }
+        },
+      }),
     );
-    setTimeout(() => ctl.abort(), 900);
     await expect(first).rejects.toThrow();
+    expect(Date.now() - abortedAt).toBeLessThan(1_000);
 
     const side = JSON.parse(await readFile(`${target}.part.json`, 'utf8')) as PartSidecar;
     expect(side.total).toBe(big.length);
@@ -330,26 +359,37 @@ interface RecordingServer {
   /** Cut the next N responses after this many bytes. */
   dropAfter: number | null;
   drops: number;
+  /** false: ignore Range and always answer 200 */
+  ranges: boolean;
   close(): Promise<void>;
 }
 
 async function recordingServer(body: Buffer, etag: string): Promise<RecordingServer> {
-  const state: Omit<RecordingServer, 'url' | 'close'> = { seen: [], body, etag, dropAfter: null, drops: 0 };
+  const state: Omit<RecordingServer, 'url' | 'close'> = {
+    seen: [],
+    body,
+    etag,
+    dropAfter: null,
+    drops: 0,
+    ranges: true,
+  };
   const srv = http.createServer((req, res) => {
     state.seen.push(req.headers);
     const data = state.body;
-    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const ifRange = req.headers['if-range'];
-    const useRange = m !== null && (ifRange === undefined || ifRange === state.etag) && Number(m[1]) < data.length;
+    const useRange =
+      state.ranges && m !== null && (ifRange === undefined || ifRange === state.etag) && Number(m[1]) < data.length;
     const start = useRange ? Number(m[1]) : 0;
+    const end = useRange && m[2] ? Math.min(Number(m[2]), data.length - 1) : data.length - 1;
     res.setHeader('ETag', state.etag);
-    res.setHeader('Accept-Ranges', 'bytes');
+    if (state.ranges) res.setHeader('Accept-Ranges', 'bytes');
     if (useRange) {
       res.statusCode = 206;
-      res.setHeader('Content-Range', `bytes ${start}-${data.length - 1}/${data.length}`);
+      res.setHeader('Content-Range', `bytes ${start}-${end}/${data.length}`);
     }
-    res.setHeader('Content-Length', data.length - start);
-    const slice = data.subarray(start);
+    res.setHeader('Content-Length', end - start + 1);
+    const slice = data.subarray(start, end + 1);
     if (state.dropAfter !== null && state.drops > 0) {
       state.drops--;
       res.write(slice.subarray(0, state.dropAfter), () => res.destroy());
@@ -387,6 +427,65 @@ describe('downloadHttp: headers and object identity', () => {
       }
       expect(rec.seen[1]!.range).toMatch(/^bytes=[1-9]\d*-$/);
       expect(rec.seen[1]!['if-range']).toBe('"v1"');
+    } finally {
+      await rec.close();
+    }
+  });
+
+  it('without range support, a dropped transfer restarts from zero', async () => {
+    const rec = await recordingServer(small, '"v1"');
+    rec.ranges = false;
+    rec.dropAfter = 300_000;
+    rec.drops = 1;
+    try {
+      const res = await downloadHttp(`${rec.url}/x.bin`, dest('noranges.bin'), opts());
+      expect(res).toMatchObject({ resumed: false, chunks: 1, size: small.length });
+      expect(sha(await readFile(dest('noranges.bin')))).toBe(sha(small));
+      expect(rec.seen).toHaveLength(2);
+    } finally {
+      await rec.close();
+    }
+  });
+
+  it('does not chunk when the server ignores Range, whatever the size', async () => {
+    const rec = await recordingServer(big, '"big"');
+    rec.ranges = false;
+    try {
+      const res = await downloadHttp(`${rec.url}/x.bin`, dest('big-noranges.bin'), opts());
+      expect(res.chunks).toBe(1);
+      expect(sha(await readFile(dest('big-noranges.bin')))).toBe(sha(big));
+      expect(rec.seen).toHaveLength(1);
+    } finally {
+      await rec.close();
+    }
+  });
+
+  it('chunked resume: a changed ETag (If-Range → 200) discards the chunk map and starts over', async () => {
+    const v2 = randomBytes(20 * MiB);
+    const rec = await recordingServer(v2, '"v2"');
+    const target = dest('chunk-changed.bin');
+    const chunkSize = 4 * MiB;
+    // What a cancelled download of v1 left behind: its first chunk, and a map saying so.
+    const stale = Buffer.alloc(big.length);
+    big.copy(stale, 0, 0, chunkSize);
+    await writeFile(`${target}.part`, stale);
+    const side: PartSidecar = {
+      version: 1,
+      total: big.length,
+      etag: '"v1"',
+      lastModified: null,
+      chunkSize,
+      chunks: [chunkSize, 0, 0, 0, 0, 0],
+    };
+    await writeFile(`${target}.part.json`, JSON.stringify(side));
+    try {
+      const res = await downloadHttp(`${rec.url}/x.bin`, target, opts());
+      expect(res).toMatchObject({ resumed: false, size: v2.length, chunks: 3 });
+      expect(sha(await readFile(target))).toBe(sha(v2));
+      // one validating request, not one per connection
+      expect(rec.seen.filter((h) => h['if-range'] === '"v1"')).toHaveLength(1);
+      expect(rec.seen[0]!['if-range']).toBe('"v1"');
+      expect(rec.seen.some((h) => h.range === 'bytes=0-' && h['if-range'] === undefined)).toBe(true);
     } finally {
       await rec.close();
     }

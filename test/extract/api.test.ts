@@ -18,7 +18,7 @@ import { startTestServer, type TestServer } from '../support/server.js';
 // ---------------------------------------------------------------- fixtures
 
 const fixtureText = (file: string): string => readFileSync(path.join(FIXTURES_DIR, file), 'utf8');
- 
+
 const fixtureJson = (file: string): any => JSON.parse(fixtureText(file));
 
 const YT_ID = '7PIMiDcwNvc';
@@ -129,7 +129,6 @@ interface Reply<T> {
   body: T;
 }
 
- 
 async function call<T = any>(server: TestServer, urlPath: string, init?: RequestInit): Promise<Reply<T>> {
   const res = await fetch(server.url + urlPath, init);
   const text = await res.text();

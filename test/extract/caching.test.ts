@@ -52,7 +52,7 @@ function slowTiktok(delayMs: number): ReplayRoute {
 interface Reply {
   status: number;
   cache: string | null;
-   
+
   body: any;
 }
 

@@ -515,46 +515,71 @@ async function chunked(
 
   const queue: number[] = [];
   for (let i = 0; i < count; i++) if (chunks[i]! < chunkLength(total, chunkSize, i)) queue.push(i);
-  let pendingProbe: Opened | null = probe && queue[0] === 0 ? probe : null;
-  if (probe && !pendingProbe) {
-    probe.scope.dispose();
-    await probe.res.body?.cancel().catch(() => undefined);
-  }
 
   let failure: unknown = null;
   const fail = (err: unknown): void => {
     if (failure === null) failure = err;
     if (!stop.signal.aborted) stop.abort(err);
   };
+  const bounds = (i: number): { chunkStart: number; chunkEnd: number } => {
+    const chunkStart = i * chunkSize;
+    return { chunkStart, chunkEnd: chunkStart + chunkLength(total, chunkSize, i) - 1 };
+  };
+  const openChunk = async (i: number): Promise<Opened> => {
+    const { chunkStart, chunkEnd } = bounds(i);
+    const scope = new RequestScope(ctx.idleMs, stop.signal);
+    try {
+      const headers: Record<string, string> = { range: `bytes=${chunkStart + chunks[i]!}-${chunkEnd}` };
+      const validator = ifRangeValue(identity);
+      if (validator) headers['if-range'] = validator;
+      const res = await openRequest(ctx.opts, ctx.url, scope, headers, stop.signal);
+      await checkStatus(res, ctx.url, [200, 206, 416]);
+      if (res.status !== 206) {
+        await res.body?.cancel().catch(() => undefined);
+        throw new RestartSignal(`HTTP ${res.status} to a chunk request`);
+      }
+      return { res, scope, info: parseResponse(res) };
+    } catch (err) {
+      scope.dispose();
+      throw err;
+    }
+  };
+
+  // The first response (the probe, or on resume the first missing chunk's) proves the object is
+  // unchanged before the other connections open.
+  let pending: { index: number; opened: Opened } | null = null;
+  if (probe && queue[0] === 0) {
+    pending = { index: 0, opened: probe };
+  } else if (probe) {
+    probe.scope.dispose();
+    await probe.res.body?.cancel().catch(() => undefined);
+  } else if (queue.length > 0) {
+    try {
+      const first = queue[0]!;
+      const opened = await retrying(() => openChunk(first), { ...retryOpts(ctx.opts), signal: stop.signal });
+      if (opened.info.start !== bounds(first).chunkStart + chunks[first]! || !sameObject(identity, opened.info)) {
+        opened.scope.dispose();
+        await opened.res.body?.cancel().catch(() => undefined);
+        throw new RestartSignal('chunk response does not match the object');
+      }
+      pending = { index: first, opened };
+    } catch (err) {
+      fail(err);
+    }
+  }
 
   const runChunk = async (i: number): Promise<void> => {
-    const chunkStart = i * chunkSize;
-    const chunkEnd = chunkStart + chunkLength(total, chunkSize, i) - 1;
-    let initial: Opened | null = i === 0 ? pendingProbe : null;
-    if (initial) pendingProbe = null;
+    const { chunkStart, chunkEnd } = bounds(i);
+    let initial: Opened | null = null;
+    if (pending?.index === i) {
+      initial = pending.opened;
+      pending = null;
+    }
     await retrying(
       async () => {
         const pos = chunkStart + chunks[i]!;
-        let opened = initial;
+        const opened = initial ?? (await openChunk(i));
         initial = null;
-        if (!opened) {
-          const scope = new RequestScope(ctx.idleMs, stop.signal);
-          try {
-            const headers: Record<string, string> = { range: `bytes=${pos}-${chunkEnd}` };
-            const validator = ifRangeValue(identity);
-            if (validator) headers['if-range'] = validator;
-            const res = await openRequest(ctx.opts, ctx.url, scope, headers, stop.signal);
-            await checkStatus(res, ctx.url, [200, 206, 416]);
-            if (res.status !== 206) {
-              await res.body?.cancel().catch(() => undefined);
-              throw new RestartSignal(`HTTP ${res.status} to a chunk request`);
-            }
-            opened = { res, scope, info: parseResponse(res) };
-          } catch (err) {
-            scope.dispose();
-            throw err;
-          }
-        }
         try {
           await pumpChunk(
             ctx,
@@ -601,9 +626,10 @@ async function chunked(
     await Promise.all(workers);
   } finally {
     ctx.signal?.removeEventListener('abort', onCancel);
-    if (pendingProbe) {
-      (pendingProbe as Opened).scope.dispose();
-      await (pendingProbe as Opened).res.body?.cancel().catch(() => undefined);
+    const left = pending as { opened: Opened } | null;
+    if (left) {
+      left.opened.scope.dispose();
+      await left.opened.res.body?.cancel().catch(() => undefined);
     }
     // Record partial chunks too: every counted byte has been written.
     await save().catch(() => undefined);

@@ -225,8 +225,10 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       const ifRange = req.headers['if-range'];
       const range = ifRange && ifRange !== etag ? null : parseRange(req.headers.range, stat.size);
       if (range === 'invalid') {
+        reply.removeHeader('content-disposition');
         return reply
           .status(416)
+          .type('application/json; charset=utf-8')
           .header('content-range', `bytes */${stat.size}`)
           .send(errorBody('range_not_satisfiable', 'Range not satisfiable', { size: stat.size }));
       }
