@@ -2,19 +2,10 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { loadSecrets, secretsFilePath } from '../../src/config/secrets.js';
 import { TEST_ENCRYPTION_KEY, TEST_JWT_SECRET } from '../support/backends.js';
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { problemsOf } from '../support/config.js';
 
 describe('config', () => {
   it('defaults to the embedded mode', () => {

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { AppError } from '../../src/errors/app-error.js';
 import {
   LocalStorage,
@@ -18,6 +18,7 @@ import {
   type ObjectStorage,
 } from '../../src/infra/storage/index.js';
 import { startS3Server, type TestS3Server } from '../support/s3-server.js';
+import { problemsOf } from '../support/config.js';
 
 const MiB = 1024 * 1024;
 
@@ -118,16 +119,6 @@ async function expectAppError(promise: Promise<unknown>, code: string): Promise<
   );
   expect(err, `expected AppError ${code}`).toBeInstanceOf(AppError);
   expect((err as AppError).code).toBe(code);
-}
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('storage config', () => {
