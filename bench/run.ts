@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runDownloadBench } from './download.js';
 import { runExtractionBench, type BenchReport } from './extraction.js';
 
 process.env.LOG_LEVEL = 'silent';
@@ -13,6 +14,7 @@ const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'res
 
 const BENCHMARKS: Record<string, (progress: (msg: string) => void) => Promise<BenchReport>> = {
   extraction: runExtractionBench,
+  download: runDownloadBench,
 };
 
 async function main(): Promise<void> {

@@ -85,6 +85,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     closers.unshift(() => storage.close());
     const queue = openQueue(config.redisUrl, {
       prefix: `${opts.cacheKeyPrefix ?? ''}ytbh`,
+      lockDurationMs: config.queueLockMs,
+      stalledIntervalMs: config.queueStalledIntervalMs,
       onError: (err, taskId) => log.error({ err, task: taskId }, 'queue error'),
     });
     const events = new EventHub(cache);

@@ -33,6 +33,8 @@ export interface Config {
   ytdlpFallback: boolean;
   workerConcurrency: number;
   platformConcurrency: Partial<Record<Platform, number>>;
+  queueLockMs: number;
+  queueStalledIntervalMs: number;
   maxAttempts: number;
   storage: 'local' | 's3';
   s3Endpoint: string | undefined;

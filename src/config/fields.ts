@@ -137,6 +137,18 @@ export const FIELDS = {
     default: 'youtube=2,bilibili=2,twitch=2,tiktok=2,generic=2',
     doc: 'Per-platform cap on concurrent downloads within one worker, e.g. youtube=2',
   },
+  queueLockMs: {
+    env: 'QUEUE_LOCK_MS',
+    type: { kind: 'int', min: 1000, max: 600_000 },
+    default: 30_000,
+    doc: 'Distributed mode: a download whose worker stops renewing its queue lock this long is taken over by another worker',
+  },
+  queueStalledIntervalMs: {
+    env: 'QUEUE_STALLED_INTERVAL_MS',
+    type: { kind: 'int', min: 500, max: 600_000 },
+    default: 30_000,
+    doc: 'Distributed mode: how often workers look for downloads whose worker died (stalled jobs)',
+  },
   maxAttempts: {
     env: 'DOWNLOAD_MAX_ATTEMPTS',
     type: { kind: 'int', min: 1, max: 20 },

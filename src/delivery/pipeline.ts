@@ -16,6 +16,7 @@ import type { HttpClient } from '../infra/http-client/http-client.js';
 import type { ObjectStorage } from '../infra/storage/storage.js';
 import { extractThumbnail, mergeAv, remuxOrTranscodeAudio, remuxToContainer } from '../media/ffmpeg.js';
 import { downloadFormat, reasonOf, type DownloadProgress } from './downloader/index.js';
+import { downloadWithYtdlp, needsYtdlp, ytdlpSettingsOf } from './downloader/ytdlp-download.js';
 import type { DownloadOptions } from './options.js';
 import { isAudioContainer } from './options.js';
 import { taskEvent, type ProgressPublisher } from './progress.js';
@@ -130,9 +131,15 @@ export async function runPipeline(deps: PipelineDeps, task: DownloadTask, signal
   }
 
   const keys = storageKeys(task.user_id, task.video_key ?? info.id, ext, task.id);
-  const stored = await deps.storage.putFile(keys.media, output, CONTENT_TYPES[ext] ?? 'application/octet-stream');
+  // The thumbnail is cut from the output before storage takes the file (putFile moves it).
   if (!isAudioContainer(ext)) await storeThumbnail(deps, dir, output, keys.thumbnail, info, signal);
+  const stored = await deps.storage.putFile(keys.media, output, CONTENT_TYPES[ext] ?? 'application/octet-stream');
 
+  // The work files go before the row says `completed`: a reader that sees the task completed never finds
+  // them, and a crash in between leaves a `processing` task that simply runs again (no orphaned files).
+  await rm(dir, { recursive: true, force: true }).catch((err: unknown) =>
+    log.warn({ err, task: task.id }, 'could not remove the work directory'),
+  );
   const done = await transition(
     db,
     task.id,
@@ -141,7 +148,6 @@ export async function runPipeline(deps: PipelineDeps, task: DownloadTask, signal
     ['processing'],
   );
   if (!done) throw new AppError('conflict', 'The task changed state while it was being stored');
-  await rm(dir, { recursive: true, force: true });
   return done;
 }
 
@@ -210,6 +216,23 @@ async function fetchParts(
   };
   return Promise.all(
     formats.map(async (f, i) => {
+      // --- yt-dlp-only formats (DASH manifests, protocols we do not fetch): see downloader/ytdlp-download.ts
+      if (needsYtdlp(fetchable(f))) {
+        return downloadWithYtdlp({
+          ...ytdlpSettingsOf(deps, task),
+          pageUrl: task.url,
+          formatId: f.format_id,
+          dir,
+          basename: `part${i}`,
+          guardUrls: [f.url],
+          signal,
+          onProgress: (p) => {
+            progress[i] = p;
+            report();
+          },
+        });
+      }
+      // --- end yt-dlp-only formats
       const dest = path.join(dir, `part${i}.${f.protocol === 'hls' ? 'ts' : f.ext || 'bin'}`);
       await downloadFormat(fetchable(f), dest, {
         client: deps.http,

@@ -3,7 +3,8 @@
  * decides what a failure means — retry later (transient), fail (permanent),
  * or nothing (cancelled, or shutting down: the task is picked up again).
  */
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { AppError, isAppError } from '../errors/app-error.js';
 import type { Config } from '../config/config.js';
@@ -16,6 +17,7 @@ import { FINAL_STATUSES } from './task-status.js';
 import { isRetryable } from './downloader/common.js';
 import { taskEvent } from './progress.js';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TRANSIENT_CODES = new Set(['upstream_error', 'upstream_timeout', 'rate_limited']);
 
 export function isTransient(err: unknown): boolean {
@@ -43,6 +45,7 @@ export class DownloadWorker {
 
   /** Re-queues what the database says is unfinished (a restart loses no task), then consumes. */
   async start(): Promise<void> {
+    await this.sweepWorkDirs();
     for (const t of await unfinishedTaskIds(this.deps.db)) await this.deps.queue.enqueue(t.id, { group: t.platform });
     const groupLimits = Object.fromEntries(Object.entries(this.deps.config.platformConcurrency)) as Record<
       string,
@@ -52,6 +55,26 @@ export class DownloadWorker {
       concurrency: this.deps.config.workerConcurrency,
       groupLimits,
     });
+  }
+
+  /**
+   * Removes the work directories of tasks that will never run again: a crash between a task's
+   * `completed` (or `cancelled`) row and the removal of its directory, or a task that is gone,
+   * would otherwise leave its files on disk for good. Failed tasks keep theirs (a retry resumes).
+   */
+  private async sweepWorkDirs(): Promise<void> {
+    const root = path.dirname(workDir(this.deps.dataDir, 'x'));
+    const ids = (await readdir(root).catch(() => [] as string[])).filter((n) => UUID.test(n));
+    if (ids.length === 0) return;
+    const rows = await this.deps.db
+      .selectFrom('download_tasks')
+      .select(['id', 'status'])
+      .where('id', 'in', ids)
+      .execute();
+    const keep = new Set(rows.filter((r) => r.status !== 'completed' && r.status !== 'cancelled').map((r) => r.id));
+    for (const id of ids) {
+      if (!keep.has(id)) await rm(path.join(root, id), { recursive: true, force: true });
+    }
   }
 
   async handle(job: Job): Promise<void> {

@@ -118,6 +118,16 @@ describe.each(['embedded', 'distributed'] as Backend[])('downloads (%s)', (backe
     expect(probe.video?.width).toBe(320);
     expect(probe.audio).toBeTruthy();
 
+    const task = await server.services.database.db
+      .selectFrom('download_tasks')
+      .select('file_path')
+      .where('id', '=', done.id)
+      .executeTakeFirstOrThrow();
+    expect(task.file_path).toMatch(/^downloads\/anonymous\/\d{4}\/\d{2}\/[A-Za-z0-9._-]+\.mp4$/);
+    const thumbnail = await server.services.storage.stat(task.file_path!.replace(/\.mp4$/, '_thumbnail.jpg'));
+    expect(thumbnail?.contentType).toBe('image/jpeg');
+    expect(thumbnail?.size).toBeGreaterThan(500);
+
     const list = (await (
       await fetch(`${server.url}/api/v2/downloads?status=completed&platform=generic`)
     ).json()) as Task;

@@ -23,6 +23,7 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
         { name: 'videos', description: 'Video information and formats' },
         { name: 'playlists', description: 'Playlist information' },
         { name: 'downloads', description: 'Download tasks, files and live progress' },
+        { name: 'stream', description: 'Streaming proxy: direct URLs, relayed media with Range, embeddable player' },
         { name: 'platforms', description: 'Supported platforms' },
         { name: 'legacy', description: 'The original simple API, kept for its clients' },
       ],

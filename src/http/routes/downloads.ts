@@ -1,15 +1,34 @@
 /**
- * Downloads: create (202 + Location; idempotent while active), list, read,
+ * Downloads: create (202 + Location; idempotent while active), batches,
+ * playlists (a parent task with one child task per entry), list, read,
  * cancel, retry, the finished file (Range, ETag, RFC 5987 names) and live
  * events (SSE). Until accounts exist every task belongs to the anonymous
  * owner (user_id null).
+ *
+ * A playlist parent is never enqueued: its status, progress and byte counts
+ * are derived from its children (tasks.ts aggregateParent, run on every
+ * child status change and on reads of the parent). DELETE on a parent
+ * cancels its active children; retry re-queues its failed and cancelled ones.
  */
 import { rm } from 'node:fs/promises';
 import { Type } from '@sinclair/typebox';
 import type { ApiRoutes } from '../app.js';
 import { AppError, errorBody } from '../../errors/app-error.js';
 import { DownloadOptionsSchema, resolveOptions, sanitizeFilename } from '../../delivery/options.js';
-import { createTask, getOwnTask, listTasks, transition } from '../../delivery/tasks.js';
+import {
+  aggregateParent,
+  cancelChildren,
+  emptyCounts,
+  getOwnTask,
+  isParentTask,
+  listTasks,
+  requeueChildren,
+  transition,
+  type StatusCounts,
+} from '../../delivery/tasks.js';
+import { createBatch, createDownload, MAX_BATCH_URLS, type CreatedDownload } from '../../delivery/batch.js';
+import type { DownloadTask } from '../../infra/db/schema.js';
+import { MAX_URL_LENGTH } from '../../infra/http-client/ssrf-guard.js';
 import { ACTIVE_STATUSES, FINAL_STATUSES } from '../../delivery/task-status.js';
 import { lastEvent, type TaskEvent } from '../../delivery/progress.js';
 import { workDir } from '../../delivery/pipeline.js';
@@ -25,49 +44,156 @@ import { PLATFORMS } from '../../extract/model.js';
 const TaskId = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const STATUSES = ['queued', 'extracting', 'downloading', 'processing', 'completed', 'failed', 'cancelled'] as const;
 const SSE_HEARTBEAT_MS = 15_000;
+/** Derived progress events of a playlist parent go out at most this often. */
+const PARENT_EVENT_INTERVAL_MS = 500;
+
+const Count = Type.Integer({ minimum: 0 });
+const ChildCountsSchema = Type.Object(
+  {
+    total: Count,
+    queued: Count,
+    extracting: Count,
+    downloading: Count,
+    processing: Count,
+    completed: Count,
+    failed: Count,
+    cancelled: Count,
+  },
+  { description: 'A playlist parent’s children by status' },
+);
+const ErrorSchema = Type.Object({ code: Type.String(), message: Type.String() });
+const PlaylistSummarySchema = Type.Object(
+  {
+    id: Type.Union([Type.String(), Type.Null()]),
+    title: Type.Union([Type.String(), Type.Null()]),
+    entries_found: Count,
+    children_count: Count,
+    truncated: Type.Boolean({ description: 'the playlist has more entries than the cap allowed to queue' }),
+    beyond_cap_count: Count,
+    beyond_cap: Type.Array(Type.Object({ url: Type.String(), title: Type.Union([Type.String(), Type.Null()]) })),
+    next_page: Type.Union([Type.String(), Type.Null()]),
+    skipped: Type.Array(Type.Object({ url: Type.String(), error: ErrorSchema })),
+  },
+  { description: 'What a playlist request queued and left out' },
+);
+/** A task, plus for playlist parents their children (counts) and, on creation, the playlist summary. */
+const DownloadViewSchema = Type.Intersect([
+  Type.Ref(TaskSchema),
+  Type.Object({
+    children_count: Type.Optional(Count),
+    children: Type.Optional(ChildCountsSchema),
+    playlist: Type.Optional(PlaylistSummarySchema),
+  }),
+]);
+const PlaylistFlag = Type.Optional(
+  Type.Boolean({
+    description:
+      'true: download the URL as a playlist; false: as one video; absent: detect (generic pages are listed with yt-dlp)',
+  }),
+);
+
+function createdView(c: CreatedDownload) {
+  return {
+    ...taskView(c.task),
+    ...(c.children_count !== undefined ? { children_count: c.children_count } : {}),
+    ...(c.playlist ? { playlist: c.playlist } : {}),
+  };
+}
+
+function parentView(task: DownloadTask, counts: StatusCounts) {
+  return { ...taskView(task), children_count: counts.total, children: counts };
+}
 
 export const downloadRoutes: ApiRoutes = async (app, services) => {
   const db = services.database.db;
   const owner: string | null = null;
+
+  const createDeps = {
+    db,
+    extraction: services.extraction,
+    queue: services.queue,
+    publisher: services.publisher,
+    log: services.log,
+  };
 
   app.post(
     '/api/v2/downloads',
     {
       schema: {
         tags: ['downloads'],
-        summary: 'Queue a download (the same video and options while active → the same task)',
+        summary:
+          'Queue a download (the same video and options while active → the same task); a playlist URL queues a parent task with one child per entry',
         body: Type.Object(
-          { url: UrlParam, options: Type.Optional(DownloadOptionsSchema) },
+          { url: UrlParam, options: Type.Optional(DownloadOptionsSchema), playlist: PlaylistFlag },
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Ref(TaskSchema),
-          202: Type.Ref(TaskSchema),
+          200: DownloadViewSchema,
+          202: DownloadViewSchema,
           ...errorResponses(400, 404, 413, 415, 429, 502, 504),
         },
       },
     },
     async (req, reply) => {
       const options = resolveOptions(req.body.options, null);
-      const { target } = await services.extraction.resolve(req.body.url);
-      if (target.kind === 'playlist')
-        throw new AppError('unsupported_url', 'Playlist downloads are not available yet; queue the entries one by one');
-      const { task, created } = await createTask(db, {
+      const made = await createDownload(createDeps, {
+        url: req.body.url,
+        options,
         userId: owner,
-        url: target.url,
-        platform: target.platform,
-        videoKey: target.id,
-        options: options as unknown as Record<string, unknown>,
-        quality: options.quality,
-        format: options.format,
-        audioOnly: options.audio_only,
+        playlist: req.body.playlist,
       });
-      if (created) {
-        await services.queue.enqueue(task.id, { group: task.platform });
-        await services.publisher.publish('task_status', taskEvent(task));
-      }
-      reply.header('location', `/api/v2/downloads/${task.id}`);
-      return reply.status(created ? 202 : 200).send(taskView(task));
+      reply.header('location', `/api/v2/downloads/${made.task.id}`);
+      return reply.status(made.created ? 202 : 200).send(createdView(made));
+    },
+  );
+
+  app.post(
+    '/api/v2/downloads/batch',
+    {
+      schema: {
+        tags: ['downloads'],
+        summary: `Queue up to ${MAX_BATCH_URLS} downloads at once; each URL succeeds or fails on its own`,
+        body: Type.Object(
+          {
+            urls: Type.Array(Type.String({ minLength: 1, maxLength: MAX_URL_LENGTH }), {
+              minItems: 1,
+              maxItems: MAX_BATCH_URLS,
+            }),
+            options: Type.Optional(DownloadOptionsSchema),
+            playlist: PlaylistFlag,
+          },
+          { additionalProperties: false },
+        ),
+        response: {
+          202: Type.Object({
+            items: Type.Array(
+              Type.Object({
+                url: Type.String(),
+                task: Type.Optional(DownloadViewSchema),
+                error: Type.Optional(ErrorSchema),
+              }),
+              { description: 'One item per URL, in request order; a URL given twice maps to the same task' },
+            ),
+          }),
+          ...errorResponses(400, 413, 415, 429),
+        },
+      },
+    },
+    async (req, reply) => {
+      const options = resolveOptions(req.body.options, null);
+      const items = await createBatch(createDeps, {
+        urls: req.body.urls,
+        options,
+        userId: owner,
+        playlist: req.body.playlist,
+      });
+      return reply.status(202).send({
+        items: items.map((i) => ({
+          url: i.url,
+          ...(i.result ? { task: createdView(i.result) } : {}),
+          ...(i.error ? { error: i.error } : {}),
+        })),
+      });
     },
   );
 
@@ -81,6 +207,9 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
           {
             status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)))),
             platform: Type.Optional(Type.Union(PLATFORMS.map((p) => Type.Literal(p)))),
+            parent_id: Type.Optional(
+              Type.String({ format: 'uuid', description: 'only the children of this playlist' }),
+            ),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
             cursor: Type.Optional(Type.String({ maxLength: 200 })),
           },
@@ -102,6 +231,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
         limit: q.limit ?? 20,
         ...(q.status ? { status: q.status as TaskStatus } : {}),
         ...(q.platform ? { platform: q.platform as Platform } : {}),
+        ...(q.parent_id ? { parentId: q.parent_id } : {}),
         ...(q.cursor ? { cursor: q.cursor } : {}),
       });
       return { items: page.items.map(taskView), next_cursor: page.next_cursor };
@@ -113,12 +243,17 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     {
       schema: {
         tags: ['downloads'],
-        summary: 'One download',
+        summary: 'One download (a playlist parent with its aggregated progress and children by status)',
         params: TaskId,
-        response: { 200: Type.Ref(TaskSchema), ...errorResponses(400, 404) },
+        response: { 200: DownloadViewSchema, ...errorResponses(400, 404) },
       },
     },
-    async (req) => taskView(await getOwnTask(db, req.params.id, owner)),
+    async (req) => {
+      const task = await getOwnTask(db, req.params.id, owner);
+      if (!isParentTask(task)) return taskView(task);
+      const agg = await aggregateParent(db, task.id);
+      return parentView(agg?.task ?? task, agg?.counts ?? emptyCounts());
+    },
   );
 
   app.delete(
@@ -126,13 +261,14 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     {
       schema: {
         tags: ['downloads'],
-        summary: 'Cancel a download: stops the transfer and removes partial files',
+        summary: 'Cancel a download: stops the transfer and removes partial files (a playlist: all its active entries)',
         params: TaskId,
-        response: { 200: Type.Ref(TaskSchema), ...errorResponses(400, 404, 409) },
+        response: { 200: DownloadViewSchema, ...errorResponses(400, 404, 409) },
       },
     },
     async (req) => {
       const task = await getOwnTask(db, req.params.id, owner);
+      if (isParentTask(task)) return cancelParent(task);
       if (FINAL_STATUSES.includes(task.status)) {
         throw new AppError('conflict', `The download is already ${task.status}`, { status: task.status });
       }
@@ -156,13 +292,18 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     {
       schema: {
         tags: ['downloads'],
-        summary: 'Queue a failed or cancelled download again (resumes partial files)',
+        summary:
+          'Queue a failed or cancelled download again (resumes partial files; a playlist: its failed and cancelled entries)',
         params: TaskId,
-        response: { 202: Type.Ref(TaskSchema), ...errorResponses(400, 404, 409) },
+        response: { 202: DownloadViewSchema, ...errorResponses(400, 404, 409) },
       },
     },
     async (req, reply) => {
       const task = await getOwnTask(db, req.params.id, owner);
+      if (isParentTask(task)) {
+        const view = await retryParent(task);
+        return reply.status(202).header('location', `/api/v2/downloads/${task.id}`).send(view);
+      }
       const queued = await transition(
         db,
         task.id,
@@ -269,10 +410,16 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
         FINAL_STATUSES.includes(e.status) || e.type === 'task_completed' || e.type === 'task_failed';
       let closed = false;
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+      // A playlist parent publishes nothing of its own while its children run: its events are derived here.
+      const parent = isParentTask(task) ? await parentEvents(task) : null;
       const stopListening = await services.events.listen((e) => {
-        if (closed || e.task_id !== task.id) return;
-        send(e);
-        if (finished(e)) end();
+        if (closed) return;
+        if (e.task_id === task.id) {
+          send(e);
+          if (finished(e)) end();
+        } else if (parent?.childIds.has(e.task_id)) {
+          parent.onChildEvent(e);
+        }
       });
       function end() {
         if (closed) return;
@@ -282,6 +429,10 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
         res.end();
       }
       req.raw.on('close', end);
+      if (parent) {
+        await parent.refresh();
+        return;
+      }
       const latest = (await lastEvent(services.cache, task.id)) ?? {
         ...taskEvent(task),
         type: 'task_status' as const,
@@ -289,6 +440,103 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       };
       send(latest);
       if (FINAL_STATUSES.includes(task.status)) end();
+
+      async function parentEvents(p: DownloadTask) {
+        const rows = await db.selectFrom('download_tasks').select('id').where('parent_id', '=', p.id).execute();
+        let lastStatus: string | null = null;
+        let lastRefresh = 0;
+        let pending: NodeJS.Timeout | null = null;
+        const refresh = async (): Promise<void> => {
+          lastRefresh = Date.now();
+          const agg = await aggregateParent(db, p.id).catch(() => undefined);
+          if (!agg || closed) return;
+          const t = agg.task;
+          const final = FINAL_STATUSES.includes(t.status);
+          const type: TaskEvent['type'] = final
+            ? t.status === 'completed'
+              ? 'task_completed'
+              : t.status === 'failed'
+                ? 'task_failed'
+                : 'task_status'
+            : t.status !== lastStatus
+              ? 'task_status'
+              : 'task_progress';
+          lastStatus = t.status;
+          send({ ...taskEvent(t), type, at: new Date().toISOString() });
+          if (final) end();
+        };
+        return {
+          childIds: new Set(rows.map((r) => r.id)),
+          refresh,
+          /** Status changes refresh at once; progress at most every PARENT_EVENT_INTERVAL_MS. */
+          onChildEvent(e: TaskEvent) {
+            if (pending) return;
+            const wait =
+              e.type === 'task_progress' ? Math.max(0, lastRefresh + PARENT_EVENT_INTERVAL_MS - Date.now()) : 0;
+            pending = setTimeout(() => {
+              pending = null;
+              void refresh();
+            }, wait);
+          },
+        };
+      }
     },
   );
+
+  async function cancelParent(parent: DownloadTask) {
+    const before = await aggregateParent(db, parent.id);
+    const current = before?.task ?? parent;
+    if (FINAL_STATUSES.includes(current.status)) {
+      throw new AppError('conflict', `The playlist download is already ${current.status}`, { status: current.status });
+    }
+    const cancelled = await cancelChildren(db, parent.id);
+    for (const child of cancelled) {
+      await services.queue.cancel(child.id);
+      await rm(workDir(services.config.dataDir, child.id), { recursive: true, force: true });
+      await services.publisher.publish('task_status', taskEvent(child));
+    }
+    let after = await aggregateParent(db, parent.id);
+    if (after && after.counts.total === 0) {
+      // A parent whose children were never created: nothing derives its state, so it is cancelled itself.
+      const own = await transition(db, parent.id, 'cancelled', {}, ACTIVE_STATUSES);
+      if (own) after = { ...after, task: own };
+    }
+    const task = after?.task ?? current;
+    await services.publisher.publish('task_status', taskEvent(task));
+    return parentView(task, after?.counts ?? emptyCounts());
+  }
+
+  async function retryParent(parent: DownloadTask) {
+    const before = await aggregateParent(db, parent.id);
+    const current = before?.task ?? parent;
+    const counts = before?.counts ?? emptyCounts();
+    if (!['failed', 'cancelled'].includes(current.status) || counts.failed + counts.cancelled === 0) {
+      throw new AppError(
+        'conflict',
+        `Only playlists with failed or cancelled entries can be retried (this one is ${current.status})`,
+      );
+    }
+    // The parent goes active first: another active download of the same playlist and options is a conflict.
+    const queued = await transition(
+      db,
+      parent.id,
+      'queued',
+      { error_code: null, error_message: null, completed_at: null },
+      ['failed', 'cancelled'],
+    ).catch((err: unknown) => {
+      if ((err as { code?: string }).code === '23505')
+        throw new AppError('conflict', 'The same playlist download is already active');
+      throw err;
+    });
+    if (!queued) throw new AppError('conflict', 'The playlist download changed state meanwhile');
+    const children = await requeueChildren(db, parent.id);
+    for (const child of children) {
+      await services.queue.enqueue(child.id, { group: child.platform });
+      await services.publisher.publish('task_status', taskEvent(child));
+    }
+    const after = await aggregateParent(db, parent.id);
+    const task = after?.task ?? queued;
+    await services.publisher.publish('task_status', taskEvent(task));
+    return parentView(task, after?.counts ?? counts);
+  }
 };

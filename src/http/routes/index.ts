@@ -4,5 +4,14 @@ import { legacyRoutes } from './legacy.js';
 import { platformRoutes } from './platforms.js';
 import { videoRoutes } from './videos.js';
 import { downloadRoutes } from './downloads.js';
+import { streamRoutes } from './stream.js';
+import { wsRoutes } from './ws.js';
 
-export const apiRoutes: ApiRoutes[] = [videoRoutes, downloadRoutes, platformRoutes, legacyRoutes];
+export const apiRoutes: ApiRoutes[] = [
+  videoRoutes,
+  downloadRoutes,
+  wsRoutes,
+  platformRoutes,
+  legacyRoutes,
+  streamRoutes,
+];
