@@ -1,18 +1,18 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeMedia, type MediaFile } from '../support/media.js';
 import { startMediaServer, type MediaServer } from '../support/media-server.js';
-import { startReplayServer, type RecordedRequest, type ReplayServer } from '../support/replay-server.js';
+import { startReplayServer, type ReplayServer } from '../support/replay-server.js';
 import { startTestServer, type Backend, type TestServer } from '../support/server.js';
 import { probeMedia } from '../../src/media/ffmpeg.js';
 import { selectFormats } from '../../src/delivery/select-formats.js';
 import { resolveOptions } from '../../src/delivery/options.js';
 import { workDir } from '../../src/delivery/pipeline.js';
 import type { VideoInfo } from '../../src/extract/model.js';
+import { serveFile } from '../support/serve-file.js';
 
 type Task = Record<string, any>;
 const json = { 'content-type': 'application/json' };
@@ -271,25 +271,6 @@ describe('DASH video + audio from a native extractor', () => {
     expect(probe.duration).toBeGreaterThan(2.8);
   });
 });
-
-function serveFile(file: string, req: RecordedRequest, res: http.ServerResponse) {
-  const data = readFileSync(file);
-  const m = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''));
-  if (m) {
-    const start = Number(m[1]);
-    const end = m[2] ? Math.min(Number(m[2]), data.length - 1) : data.length - 1;
-    res.writeHead(206, {
-      'content-type': 'video/mp4',
-      'content-length': end - start + 1,
-      'content-range': `bytes ${start}-${end}/${data.length}`,
-      'accept-ranges': 'bytes',
-    });
-    res.end(data.subarray(start, end + 1));
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': data.length, 'accept-ranges': 'bytes' });
-  res.end(data);
-}
 
 async function saveTemp(bytes: Buffer, ext: string): Promise<string> {
   const { writeFile } = await import('node:fs/promises');

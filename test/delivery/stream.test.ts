@@ -9,15 +9,15 @@ import { writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import type http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeMedia, type MediaFile } from '../support/media.js';
 import { startMediaServer, type MediaServer } from '../support/media-server.js';
-import { startReplayServer, type RecordedRequest, type ReplayServer } from '../support/replay-server.js';
+import { startReplayServer, type ReplayServer } from '../support/replay-server.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { probeMedia } from '../../src/media/ffmpeg.js';
 import { embedHtml, EMBED_CSP, normalizeQuality } from '../../src/delivery/stream-proxy.js';
 import type { Format } from '../../src/extract/model.js';
+import { serveFile } from '../support/serve-file.js';
 
 const BV = 'BV1Et4y1r7Eu';
 const BV_URL = `https://www.bilibili.com/video/${BV}`;
@@ -468,23 +468,4 @@ function ffmpegReadingFrom(port: number): number[] {
       out.push(Number(pid));
   }
   return out;
-}
-
-function serveFile(file: string, req: RecordedRequest, res: http.ServerResponse) {
-  const data = readFileSync(file);
-  const m = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ''));
-  if (m) {
-    const start = Number(m[1]);
-    const end = m[2] ? Math.min(Number(m[2]), data.length - 1) : data.length - 1;
-    res.writeHead(206, {
-      'content-type': 'video/mp4',
-      'content-length': end - start + 1,
-      'content-range': `bytes ${start}-${end}/${data.length}`,
-      'accept-ranges': 'bytes',
-    });
-    res.end(data.subarray(start, end + 1));
-    return;
-  }
-  res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': data.length, 'accept-ranges': 'bytes' });
-  res.end(data);
 }
