@@ -12,21 +12,19 @@
  * bundled with esbuild and run on plain Node like the built service), so it
  * does not share an event loop with the file server, as yt-dlp and curl don't.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, stat, statfs, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { sha256File } from '../src/delivery/downloader/http-download.js';
 import type { BenchReport } from './extraction.js';
 import type { ChildReport } from './lib/download-child.js';
 import { startFileServer, type FileServer } from './lib/file-server.js';
 import { fmtMs, fmtRatio, mdTable, round, summarize, textTable, type Stats } from './lib/stats.js';
-
-const run = promisify(execFile);
+import { baseMachineFacts, toolVersion, type BaseMachine } from './lib/machine.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CHILD_SRC = path.join(ROOT, 'bench/lib/download-child.ts');
@@ -66,17 +64,10 @@ const TOOLS: { tool: Tool; label: string; detail: string }[] = [
   { tool: 'ours-1conn', label: 'ours, 1 connection', detail: 'connections: 1 (no chunking), for context' },
 ];
 
-interface Machine {
-  cpus: number;
-  cpuModel: string;
-  memoryGiB: number;
-  os: string;
-  node: string;
-  ytdlp: string;
+interface Machine extends BaseMachine {
   curl: string;
   /** filesystem of the temp dir the files are written to */
   tmpFs: string;
-  loadAvg: { start: number; end: number };
 }
 
 interface RunRecord {
@@ -162,27 +153,11 @@ function check(cond: unknown, what: string): asserts cond {
   if (!cond) throw new Error(`benchmark sanity check failed: ${what}`);
 }
 
-async function version(cmd: string, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run(cmd, args, { timeout: 10_000 });
-    return stdout.split('\n')[0]!.trim();
-  } catch {
-    return 'not found';
-  }
-}
-
 async function machineFacts(dir: string): Promise<Machine> {
-  const cpus = os.cpus();
   return {
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    ytdlp: await version('yt-dlp', ['--version']),
-    curl: (await version('curl', ['--version'])).split(' ').slice(0, 2).join(' '),
-    tmpFs: await version('stat', ['-f', '-c', '%T', dir]),
-    loadAvg: { start: round(os.loadavg()[0]!), end: NaN },
+    ...(await baseMachineFacts()),
+    curl: (await toolVersion('curl', ['--version'])).split(' ').slice(0, 2).join(' '),
+    tmpFs: await toolVersion('stat', ['-f', '-c', '%T', dir]),
   };
 }
 

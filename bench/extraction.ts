@@ -6,11 +6,9 @@
  *     warm (cache hit) latency, and warm throughput under a bounded
  *     closed-loop load next to a bare Fastify app serving the same JSON.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { Pool } from 'undici';
@@ -27,8 +25,7 @@ import { startReplayServer, type ReplayServer } from '../test/support/replay-ser
 import { startTestServer } from '../test/support/server.js';
 import { runLoadIsolated, type LoadResult } from './lib/load.js';
 import { fmtMs, fmtRate, fmtRatio, mdTable, round, sample, summarize, textTable, type Stats } from './lib/stats.js';
-
-const run = promisify(execFile);
+import { baseMachineFacts, toolVersion, type BaseMachine } from './lib/machine.js';
 
 /** Bounds: every loop stops at its count or its time, whichever comes first. */
 const CFG = {
@@ -53,16 +50,8 @@ const VIDEOS: { name: string; url: string; extractor: Extractor }[] = [
 
 const CLIP = { durationS: 3, width: 320, height: 240, kind: 'muxed', container: 'mp4' } as const;
 
-export interface Machine {
-  cpus: number;
-  cpuModel: string;
-  memoryGiB: number;
-  os: string;
-  node: string;
-  ytdlp: string;
+export interface Machine extends BaseMachine {
   ffmpeg: string;
-  /** 1-minute load average when the run started and when it ended (other work on the machine skews figures) */
-  loadAvg: { start: number; end: number };
 }
 
 interface LatencyRow {
@@ -101,26 +90,10 @@ export interface BenchReport {
   markdown: string;
 }
 
-async function version(cmd: string, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run(cmd, args, { timeout: 10_000 });
-    return stdout.split('\n')[0]!.trim();
-  } catch {
-    return 'not found';
-  }
-}
-
 async function machineFacts(): Promise<Machine> {
-  const cpus = os.cpus();
   return {
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    memoryGiB: round(os.totalmem() / 2 ** 30, 1),
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    ytdlp: await version('yt-dlp', ['--version']),
-    ffmpeg: (await version('ffmpeg', ['-hide_banner', '-version'])).replace(/ Copyright.*$/, ''),
-    loadAvg: { start: round(os.loadavg()[0]!), end: NaN },
+    ...(await baseMachineFacts()),
+    ffmpeg: (await toolVersion('ffmpeg', ['-hide_banner', '-version'])).replace(/ Copyright.*$/, ''),
   };
 }
 
