@@ -186,14 +186,3 @@ export async function runYtdlpJson(
   }
   return json as Record<string, unknown>;
 }
-
-/** The installed yt-dlp's version (e.g. `2023.03.04`), or null when it cannot be run. */
-export async function ytdlpVersion(ytdlpPath?: string): Promise<string | null> {
-  try {
-    const res = await runProcess(resolveYtdlpPath(ytdlpPath), ['--version'], { timeoutMs: 15_000 });
-    const version = res.stdout.trim().split('\n')[0]?.trim();
-    return res.code === 0 && version ? version : null;
-  } catch {
-    return null;
-  }
-}

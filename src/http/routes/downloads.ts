@@ -40,6 +40,7 @@ import { contentDisposition, parseRange } from '../content-disposition.js';
 import type { TaskStatus } from '../../infra/db/schema.js';
 import type { Platform } from '../../extract/model.js';
 import { PLATFORMS } from '../../extract/model.js';
+import { ownerOf } from '../owner.js';
 
 const TaskId = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const STATUSES = ['queued', 'extracting', 'downloading', 'processing', 'completed', 'failed', 'cancelled'] as const;
@@ -106,7 +107,6 @@ function parentView(task: DownloadTask, counts: StatusCounts) {
 
 export const downloadRoutes: ApiRoutes = async (app, services) => {
   const db = services.database.db;
-  const owner: string | null = null;
 
   const createDeps = {
     db,
@@ -139,7 +139,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       const made = await createDownload(createDeps, {
         url: req.body.url,
         options,
-        userId: owner,
+        userId: ownerOf(req),
         playlist: req.body.playlist,
       });
       reply.header('location', `/api/v2/downloads/${made.task.id}`);
@@ -184,7 +184,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       const items = await createBatch(createDeps, {
         urls: req.body.urls,
         options,
-        userId: owner,
+        userId: ownerOf(req),
         playlist: req.body.playlist,
       });
       return reply.status(202).send({
@@ -227,7 +227,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     async (req) => {
       const q = req.query;
       const page = await listTasks(db, {
-        userId: owner,
+        userId: ownerOf(req),
         limit: q.limit ?? 20,
         ...(q.status ? { status: q.status as TaskStatus } : {}),
         ...(q.platform ? { platform: q.platform as Platform } : {}),
@@ -249,7 +249,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       },
     },
     async (req) => {
-      const task = await getOwnTask(db, req.params.id, owner);
+      const task = await getOwnTask(db, req.params.id, ownerOf(req));
       if (!isParentTask(task)) return taskView(task);
       const agg = await aggregateParent(db, task.id);
       return parentView(agg?.task ?? task, agg?.counts ?? emptyCounts());
@@ -267,7 +267,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       },
     },
     async (req) => {
-      const task = await getOwnTask(db, req.params.id, owner);
+      const task = await getOwnTask(db, req.params.id, ownerOf(req));
       if (isParentTask(task)) return cancelParent(task);
       if (FINAL_STATUSES.includes(task.status)) {
         throw new AppError('conflict', `The download is already ${task.status}`, { status: task.status });
@@ -299,7 +299,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       },
     },
     async (req, reply) => {
-      const task = await getOwnTask(db, req.params.id, owner);
+      const task = await getOwnTask(db, req.params.id, ownerOf(req));
       if (isParentTask(task)) {
         const view = await retryParent(task);
         return reply.status(202).header('location', `/api/v2/downloads/${task.id}`).send(view);
@@ -343,7 +343,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       },
     },
     async (req, reply) => {
-      const task = await getOwnTask(db, req.params.id, owner);
+      const task = await getOwnTask(db, req.params.id, ownerOf(req));
       if (task.status !== 'completed' || !task.file_path) {
         throw new AppError('conflict', `The download is ${task.status}, not completed`, { status: task.status });
       }
@@ -396,7 +396,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       },
     },
     async (req, reply) => {
-      const task = await getOwnTask(db, req.params.id, owner);
+      const task = await getOwnTask(db, req.params.id, ownerOf(req));
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

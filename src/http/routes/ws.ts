@@ -26,6 +26,7 @@ import type { Services } from '../../app/services.js';
 import { errorBody, isAppError } from '../../errors/app-error.js';
 import { lastEvent, taskEvent, type TaskEvent } from '../../delivery/progress.js';
 import { getOwnTask } from '../../delivery/tasks.js';
+import { ownerOf } from '../owner.js';
 import type { ErrorResponse } from '../schemas/common.js';
 
 export const WS_PATH = '/api/v2/ws';
@@ -37,11 +38,6 @@ export const PING_INTERVAL_MS = 30_000;
 /** A client that stops reading is dropped rather than buffered for without bound. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Who is asking. One place to change when accounts land (the same owner the downloads routes use). */
-function ownerOf(_req: FastifyRequest): string | null {
-  return null;
-}
 
 type ClientMessage =
   { type: 'subscribe'; task_ids: string[] } | { type: 'unsubscribe'; task_ids: string[] } | { type: 'subscribe_all' };

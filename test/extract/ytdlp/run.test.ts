@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runProcess, runYtdlp, ytdlpVersion } from '../../../src/extract/ytdlp/run.js';
+import { runProcess, runYtdlp } from '../../../src/extract/ytdlp/run.js';
 import { type MediaServer, startMediaServer } from '../../support/media-server.js';
 
 /** True while a process with this pid exists (our children are reaped before 'close'). */
@@ -53,13 +53,6 @@ describe('runProcess', () => {
       code: 'internal_error',
       message: 'yt-dlp is not installed',
     });
-  });
-});
-
-describe('ytdlpVersion', () => {
-  it('reads the installed version, or null when missing', async () => {
-    expect(await ytdlpVersion()).toMatch(/^\d{4}\.\d{2}\.\d{2}/);
-    expect(await ytdlpVersion('/nonexistent/yt-dlp')).toBeNull();
   });
 });
 
