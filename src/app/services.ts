@@ -19,6 +19,9 @@ import { openQueue, type JobQueue } from '../infra/queue/index.js';
 import { openStorage, type ObjectStorage } from '../infra/storage/index.js';
 import { ProgressPublisher } from '../delivery/progress.js';
 import { EventHub } from '../delivery/event-hub.js';
+import { storageUsageByUser } from '../accounts/quotas.js';
+import { FieldCipher } from '../infra/crypto/field-cipher.js';
+import { CookieStore } from '../extract/cookies/store.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 
@@ -27,6 +30,10 @@ export interface Services {
   readonly config: Config;
   readonly log: Logger;
   readonly secrets: Secrets;
+  /** encrypts sensitive columns (first key), decrypts with any known key */
+  readonly cipher: FieldCipher;
+  /** admin-uploaded platform cookies (encrypted at rest), used by extraction */
+  readonly cookies: CookieStore;
   readonly database: Database;
   readonly cache: Cache;
   readonly http: HttpClient;
@@ -81,6 +88,8 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     closers.unshift(() => http.close());
 
     const metrics = createMetrics();
+    // Every role exports storage_usage_bytes, read from the database at scrape time.
+    metrics.setStorageUsageSource(() => storageUsageByUser(database.db));
     const storage = openStorage(config, config.dataDir);
     closers.unshift(() => storage.close());
     const queue = openQueue(config.redisUrl, {
@@ -93,17 +102,21 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
     // The queue closes first: running jobs are aborted (and picked up again later) before the backends go.
     closers.unshift(() => events.close());
     closers.unshift(() => queue.close());
+    const cipher = new FieldCipher(secrets.encryptionKeys);
+    const cookies = new CookieStore({ db: database.db, cipher, cache, log });
     return {
       version: VERSION,
       config,
       log,
       secrets,
+      cipher,
+      cookies,
       database,
       cache,
       http,
       metrics,
       tools: createToolProbe(config),
-      extraction: new ExtractionService({ config, cache, http, log, metrics, db: database.db }),
+      extraction: new ExtractionService({ config, cache, http, log, metrics, db: database.db, cookies }),
       queue,
       storage,
       publisher: new ProgressPublisher(cache),

@@ -441,8 +441,9 @@ export function registerDownload(program: Command): void {
     .option('--audio-only', 'audio only (m4a unless -f says otherwise)')
     .option('-o, --output <dir>', 'output directory (default: the current directory)')
     .option('--server <url>', 'submit to a running ytbh server instead of downloading in this process')
-    .option('--token <token>', 'API token for --server (sent as a Bearer token)')
+    .option('--token <token>', 'API key or access token for --server (default: $YTBH_TOKEN)')
     .action(async (url: string, opts: DownloadCommandOptions) => {
+      opts.token ??= process.env.YTBH_TOKEN || undefined;
       const bar = new ProgressBar(process.stderr);
       const controller = new AbortController();
       let interrupted = false;

@@ -44,6 +44,14 @@ export interface Config {
   s3SecretAccessKey: string | undefined;
   s3ForcePathStyle: boolean;
   s3Prefix: string;
+  registration: 'open' | 'invite' | 'closed';
+  accessTokenTtl: number;
+  refreshTokenTtl: number;
+  encryptionKeysPrevious: string[];
+  corsOrigins: string[];
+  rateLimit: number;
+  rateLimitAnonymous: number;
+  rateLimitAuth: number;
 }
 
 /** True when state is shared with other processes (secrets must then be given, not generated). */

@@ -191,6 +191,55 @@ export const FIELDS = {
     default: '',
     doc: "Prefix put before every object key, e.g. 'ytbh/'",
   },
+  registration: {
+    env: 'REGISTRATION',
+    type: { kind: 'enum', values: ['open', 'invite', 'closed'] },
+    default: 'invite',
+    doc: 'Who may create an account: anyone (open), holders of an admin-made invite code (invite), or only admins (closed). The first account on an empty instance is always allowed and becomes admin',
+  },
+  accessTokenTtl: {
+    env: 'ACCESS_TOKEN_TTL',
+    type: { kind: 'int', min: 60, max: 86_400 },
+    default: 900,
+    doc: 'Seconds an access token (JWT) is valid',
+  },
+  refreshTokenTtl: {
+    env: 'REFRESH_TOKEN_TTL',
+    type: { kind: 'int', min: 3600, max: 31_536_000 },
+    default: 2_592_000,
+    doc: 'Seconds a refresh token is valid (each use rotates it)',
+  },
+  encryptionKeysPrevious: {
+    env: 'ENCRYPTION_KEYS_PREVIOUS',
+    type: { kind: 'list' },
+    default: [],
+    doc: 'Earlier ENCRYPTION_KEY values (comma-separated): rows they encrypted still decrypt until `ytbh keys rotate` re-encrypts them',
+    secret: true,
+  },
+  corsOrigins: {
+    env: 'CORS_ORIGINS',
+    type: { kind: 'list' },
+    default: [],
+    doc: 'Origins allowed to call the API from a browser (e.g. https://app.example.com); empty → same origin only',
+  },
+  rateLimit: {
+    env: 'RATE_LIMIT',
+    type: { kind: 'int', min: 1, max: 1_000_000 },
+    default: 600,
+    doc: 'Requests per minute for a signed-in user (rate_limit:{user})',
+  },
+  rateLimitAnonymous: {
+    env: 'RATE_LIMIT_ANONYMOUS',
+    type: { kind: 'int', min: 1, max: 1_000_000 },
+    default: 120,
+    doc: 'Requests per minute from one IP address without credentials',
+  },
+  rateLimitAuth: {
+    env: 'RATE_LIMIT_AUTH',
+    type: { kind: 'int', min: 1, max: 10_000 },
+    default: 10,
+    doc: 'Login and register attempts per minute from one IP address',
+  },
 } as const satisfies Record<string, Field>;
 
 export type FieldName = keyof typeof FIELDS;

@@ -65,14 +65,18 @@ export function loadSecrets(config: Config): Secrets {
         missing.map((m) => `${m} is required when DATABASE_URL or REDIS_URL is set (all processes must share it)`),
       );
     }
-    const key = parseEncryptionKey(config.encryptionKey!);
-    return { jwtSecret: config.jwtSecret!, encryptionKeys: [{ id: keyId(key), key }] };
+    const keys = [config.encryptionKey!, ...config.encryptionKeysPrevious].map(parseEncryptionKey);
+    return { jwtSecret: config.jwtSecret!, encryptionKeys: keys.map((key) => ({ id: keyId(key), key })) };
   }
   const file = readOrCreateFile(config.dataDir);
   const keys: EncryptionKey[] = file.encryption_keys.map((k) => ({ id: k.id, key: Buffer.from(k.key, 'base64') }));
   if (config.encryptionKey) {
     const key = parseEncryptionKey(config.encryptionKey);
     keys.unshift({ id: keyId(key), key });
+  }
+  for (const raw of config.encryptionKeysPrevious) {
+    const key = parseEncryptionKey(raw);
+    if (!keys.some((k) => k.id === keyId(key))) keys.push({ id: keyId(key), key });
   }
   return { jwtSecret: config.jwtSecret ?? file.jwt_secret, encryptionKeys: keys };
 }

@@ -22,6 +22,7 @@ import type { JobQueue } from '../infra/queue/queue.js';
 import type { DownloadOptions } from './options.js';
 import { taskEvent, type ProgressPublisher } from './progress.js';
 import { aggregateParent, childCounts, createChildTasks, createTask, type NewChild } from './tasks.js';
+import { withQuota } from '../accounts/quotas.js';
 
 /** Entries queued per playlist; the rest are reported, not queued. */
 export const MAX_PLAYLIST_ENTRIES = 500;
@@ -71,7 +72,7 @@ export interface PlaylistSummary {
   beyond_cap: Array<{ url: string; title: string | null }>;
   /** the playlist page after the last one read, when the cap stopped the listing (for /playlists) */
   next_page: string | null;
-  /** entries that could not be queued (unsupported URLs, duplicates are merged silently) */
+  /** entries that could not be queued (unsupported URLs, over the quota; duplicates are merged silently) */
   skipped: SkippedEntry[];
 }
 
@@ -161,15 +162,20 @@ export async function createDownload(deps: CreateDeps, req: CreateRequest): Prom
 
 async function createSingle(deps: CreateDeps, req: CreateRequest, target: Target): Promise<CreatedDownload> {
   const { options } = req;
-  const { task, created } = await createTask(deps.db, {
-    userId: req.userId,
-    url: target.url,
-    platform: target.platform,
-    videoKey: target.id,
-    options: options as unknown as Record<string, unknown>,
-    quality: options.quality,
-    format: options.format,
-    audioOnly: options.audio_only,
+  // Counted against the user's quota in the transaction that inserts it; an existing active twin costs nothing.
+  const { task, created } = await withQuota(deps.db, req.userId, async (trx, allowance) => {
+    const made = await createTask(trx, {
+      userId: req.userId,
+      url: target.url,
+      platform: target.platform,
+      videoKey: target.id,
+      options: options as unknown as Record<string, unknown>,
+      quality: options.quality,
+      format: options.format,
+      audioOnly: options.audio_only,
+    });
+    if (made.created) allowance.take(1);
+    return made;
   });
   if (created) {
     await deps.queue.enqueue(task.id, { group: task.platform });
@@ -248,7 +254,8 @@ async function createPlaylist(
     skipped,
   };
   const { options } = req;
-  const { parent, created, rows } = await deps.db.transaction().execute(async (trx) => {
+  // Children count one each against the quota: as many as it allows are queued, the rest reported as skipped.
+  const { parent, created, rows, overQuota } = await withQuota(deps.db, req.userId, async (trx, allowance) => {
     const made = await createTask(trx, {
       userId: req.userId,
       url: target.url,
@@ -262,9 +269,22 @@ async function createPlaylist(
         playlist: { id: summary.id, title: summary.title, entries: children.length, truncated },
       },
     });
-    if (!made.created) return { parent: made.task, created: false, rows: [] as DownloadTask[] };
-    return { parent: made.task, created: true, rows: await createChildTasks(trx, made.task, children) };
+    if (!made.created) return { parent: made.task, created: false, rows: [] as DownloadTask[], overQuota: null };
+    const fit = Math.min(children.length, allowance.remaining);
+    if (fit === 0) throw allowance.exceeded();
+    allowance.take(fit);
+    const over = fit < children.length ? { entries: children.slice(fit), error: allowance.exceeded() } : null;
+    return {
+      parent: made.task,
+      created: true,
+      rows: await createChildTasks(trx, made.task, children.slice(0, fit)),
+      overQuota: over,
+    };
   });
+  if (overQuota) {
+    const error = { code: overQuota.error.code, message: overQuota.error.message };
+    for (const c of overQuota.entries) skipped.push({ url: c.url, error });
+  }
   if (!created) {
     // The same playlist with the same options is still running: that parent answers.
     const counts = await childCounts(deps.db, parent.id);

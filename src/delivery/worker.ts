@@ -16,6 +16,7 @@ import { getTask, transition, unfinishedTaskIds } from './tasks.js';
 import { FINAL_STATUSES } from './task-status.js';
 import { isRetryable } from './downloader/common.js';
 import { taskEvent } from './progress.js';
+import { admissionDelayMs, admitRun } from '../accounts/quotas.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TRANSIENT_CODES = new Set(['upstream_error', 'upstream_timeout', 'rate_limited']);
@@ -81,13 +82,29 @@ export class DownloadWorker {
     const { db, publisher, metrics } = this.deps;
     const task = await getTask(db, job.taskId);
     if (!task || FINAL_STATUSES.includes(task.status)) return;
-    const started = await transition(
-      db,
-      task.id,
-      'extracting',
-      { started_at: task.started_at ?? new Date(), attempts: task.attempts + 1, error_code: null, error_message: null },
-      ['queued', 'extracting', 'downloading', 'processing'],
+    // The user's concurrent limit is enforced here, at run time: over it, the task waits in the queue (still
+    // `queued`) and asks again later, instead of failing at creation. The check and the move to `extracting`
+    // share one transaction under the user's quota lock, so workers in other processes cannot overshoot it.
+    const admission = await admitRun(db, task, (trx) =>
+      transition(
+        trx,
+        task.id,
+        'extracting',
+        {
+          started_at: task.started_at ?? new Date(),
+          attempts: task.attempts + 1,
+          error_code: null,
+          error_message: null,
+        },
+        ['queued', 'extracting', 'downloading', 'processing'],
+      ),
     );
+    if (!admission.admitted) {
+      if (job.signal.aborted) return; // shutting down: the task is still queued in the database
+      await this.deps.queue.enqueue(task.id, { delayMs: admissionDelayMs(job.attempt), group: task.platform });
+      return;
+    }
+    const started = admission.value;
     if (!started) return;
     await publisher.publish('task_status', taskEvent(started));
     metrics.activeDownloads.inc();

@@ -1,10 +1,8 @@
-/**
- * Who owns what a request creates or reads. Until accounts exist every task
- * belongs to the anonymous owner (user_id null); this is the one place the
- * accounts work replaces with the authenticated user.
- */
+/** Who owns what a request creates or reads: the signed-in user (the route's policy guarantees one). */
 import type { FastifyRequest } from 'fastify';
+import { AppError } from '../errors/app-error.js';
 
-export function ownerOf(_req: FastifyRequest): string | null {
-  return null;
+export function ownerOf(req: FastifyRequest): string {
+  if (!req.principal) throw new AppError('unauthorized', 'Sign in or send an API key');
+  return req.principal.user.id;
 }

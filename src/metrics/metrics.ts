@@ -13,12 +13,17 @@ export interface Metrics {
   activeDownloads: Gauge;
   storageUsage: Gauge<'user_id'>;
   extractions: Counter<'platform' | 'engine' | 'outcome'>;
+  /** Where storage_usage_bytes is read from at each scrape (the database); unset, the gauge stays empty. */
+  setStorageUsageSource(source: StorageUsageSource): void;
 }
+
+export type StorageUsageSource = () => Promise<{ user_id: string; bytes: number }[]>;
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  let storageSource: StorageUsageSource | undefined;
   return {
     registry,
     httpRequests: new Counter({
@@ -53,6 +58,18 @@ export function createMetrics(): Metrics {
       help: 'Stored bytes per user',
       labelNames: ['user_id'],
       registers,
+      // Set from the database when scraped, so every api process reports the same truth.
+      async collect() {
+        if (!storageSource) return;
+        let rows: Awaited<ReturnType<StorageUsageSource>>;
+        try {
+          rows = await storageSource();
+        } catch {
+          return; // a database hiccup keeps the last values rather than failing the whole scrape
+        }
+        this.reset();
+        for (const r of rows) this.set({ user_id: r.user_id }, r.bytes);
+      },
     }),
     extractions: new Counter({
       name: 'extractions_total',
@@ -60,5 +77,8 @@ export function createMetrics(): Metrics {
       labelNames: ['platform', 'engine', 'outcome'],
       registers,
     }),
+    setStorageUsageSource(source) {
+      storageSource = source;
+    },
   };
 }

@@ -62,7 +62,7 @@ beforeAll(async () => {
   runs.video = run('video', [page, '-q', '720', '-f', 'mp4']);
   runs.audio = run('audio', [`${media.url}/${clip.name}`, '--audio-only', '-f', 'mp3']);
   runs.missing = run('missing', [`${media.url}/missing.mp4`]);
-  runs.server = run('server', [page, '--server', server.url, '--token', 'not-checked-yet', '-f', 'mkv']);
+  runs.server = run('server', [page, '--server', server.url, '--token', server.owner.apiKey, '-f', 'mkv']);
   runs.cancel = interrupted('cancel', [`${media.url}/slow.mp4`]);
   runs.badq = run('badq', [`${media.url}/${clip.name}`, '-q', '9999']);
   runs.unreachable = run('unreachable', [`${media.url}/${clip.name}`, '--server', 'http://127.0.0.1:9']);
@@ -159,7 +159,7 @@ describe('ytbh download --server', () => {
     expect(probe.video?.width).toBe(320);
     expect(probe.duration).toBeGreaterThan(2.8);
     // The server has the task, completed.
-    const list = (await (await fetch(`${server.url}/api/v2/downloads?status=completed`)).json()) as {
+    const list = (await (await server.fetch(`${server.url}/api/v2/downloads?status=completed`)).json()) as {
       items: { format: string }[];
     };
     expect(list.items.map((t) => t.format)).toContain('mkv');

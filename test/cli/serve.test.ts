@@ -12,6 +12,8 @@ import {
 } from '../support/backends.js';
 import { startReplayServer, type ReplayServer } from '../support/replay-server.js';
 import { freePort, spawnCli, waitForHttp, type ChildServer } from '../support/server.js';
+import { signUpFirstAdmin } from '../support/auth.js';
+import { migrations } from '../../src/infra/db/migrations/index.js';
 
 const tempDirs: string[] = [];
 function tempDir(): string {
@@ -55,11 +57,15 @@ describe('ytbh serve on the embedded default', () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       await waitForHttp(`${base}/api/v2/system/health`);
-      const info = (await (await fetch(`${base}/api/v2/system/info`)).json()) as { backends: unknown; role: string };
+      const admin = await signUpFirstAdmin(base);
+      const info = (await (await admin.fetch(`${base}/api/v2/system/info`)).json()) as {
+        backends: unknown;
+        role: string;
+      };
       expect(info.backends).toEqual({ database: 'pglite', cache: 'memory' });
       expect(info.role).toBe('all');
 
-      const inFlight = fetch(`${base}/api/v2/videos/info?url=https://www.bilibili.com/video/BV1Et4y1r7Eu`);
+      const inFlight = admin.fetch(`${base}/api/v2/videos/info?url=https://www.bilibili.com/video/BV1Et4y1r7Eu`);
       await new Promise((r) => setTimeout(r, 300));
       child.proc.kill('SIGTERM');
       const res = await inFlight;
@@ -137,7 +143,8 @@ describe('distributed mode: api and worker processes started together', () => {
       );
       for (const c of children) expect(c.output()).not.toMatch(/migration|error/i);
 
-      const apiInfo = (await (await fetch(`http://127.0.0.1:${apiPort}/api/v2/system/info`)).json()) as any;
+      const admin = await signUpFirstAdmin(`http://127.0.0.1:${apiPort}`);
+      const apiInfo = (await (await admin.fetch(`http://127.0.0.1:${apiPort}/api/v2/system/info`)).json()) as any;
       expect(apiInfo.backends).toEqual({ database: 'postgres', cache: 'redis' });
       expect(apiInfo.role).toBe('api');
       const workerHealth = (await (await fetch(`http://127.0.0.1:${workerPort}/api/v2/system/health`)).json()) as any;
@@ -151,7 +158,8 @@ describe('distributed mode: api and worker processes started together', () => {
       await client.connect();
       const applied = await client.query('select name from kysely_migration');
       await client.end();
-      expect(applied.rows.map((r) => r.name)).toEqual(['0001_initial', '0002_task_idempotency']);
+      // Every migration once, in order, though three processes raced to apply them.
+      expect(applied.rows.map((r) => r.name)).toEqual(Object.keys(migrations));
     } finally {
       const codes = await Promise.all(children.map(stop));
       expect(codes).toEqual([0, 0, 0]);

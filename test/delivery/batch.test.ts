@@ -81,12 +81,16 @@ afterAll(async () => {
 });
 
 async function post(server: TestServer, route: string, body: unknown) {
-  const res = await fetch(`${server.url}${route}`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+  const res = await server.fetch(`${server.url}${route}`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as Task };
 }
 
 async function get(server: TestServer, route: string): Promise<Task> {
-  return (await (await fetch(`${server.url}${route}`)).json()) as Task;
+  return (await (await server.fetch(`${server.url}${route}`)).json()) as Task;
 }
 
 async function waitFor(server: TestServer, id: string, statuses: string[], timeoutMs = 110_000): Promise<Task> {
@@ -233,7 +237,7 @@ describe.each(['embedded', 'distributed'] as Backend[])('batches and playlists (
     expect(parent.playlist.title).toBe('Three clips');
     expect(['queued', 'downloading']).toContain(parent.status);
     // The parent's own event stream follows its children and ends with its completion.
-    const parentEvents = fetch(`${server.url}/api/v2/downloads/${parent.id}/events`).then((r) => r.text());
+    const parentEvents = server.fetch(`${server.url}/api/v2/downloads/${parent.id}/events`).then((r) => r.text());
 
     // Asking again while it runs gives the same parent and queues nothing new.
     const again = await post(server, '/api/v2/downloads', { url: `${media.url}/list.html` });
@@ -265,7 +269,9 @@ describe.each(['embedded', 'distributed'] as Backend[])('batches and playlists (
     expect(events.at(-1)).toMatchObject({ type: 'task_completed', data: { status: 'completed', progress: 100 } });
 
     // A finished child's file is a real video.
-    const bytes = Buffer.from(await (await fetch(`${server.url}/api/v2/downloads/${kids[0]!.id}/file`)).arrayBuffer());
+    const bytes = Buffer.from(
+      await (await server.fetch(`${server.url}/api/v2/downloads/${kids[0]!.id}/file`)).arrayBuffer(),
+    );
     const file = path.join(mediaDir, `out-${backend}-${kids[0]!.id}.mp4`);
     writeFileSync(file, bytes);
     expect((await probeMedia(file)).duration).toBeGreaterThan(2.5);
@@ -286,7 +292,7 @@ describe.each(['embedded', 'distributed'] as Backend[])('batches and playlists (
     expect(parentRunning.status).toBe('downloading');
     expect(parentRunning.children.total).toBe(2);
 
-    const del = await fetch(`${server.url}/api/v2/downloads/${parentId}`, { method: 'DELETE' });
+    const del = await server.fetch(`${server.url}/api/v2/downloads/${parentId}`, { method: 'DELETE' });
     expect(del.status).toBe(200);
     const cancelled = (await del.json()) as Task;
     expect(cancelled.status).toBe('cancelled');
@@ -294,19 +300,19 @@ describe.each(['embedded', 'distributed'] as Backend[])('batches and playlists (
     await new Promise((r) => setTimeout(r, 500));
     for (const k of await children(server, parentId)) expect(k.status).toBe('cancelled');
     expect((await get(server, `/api/v2/downloads/${parentId}`)).status).toBe('cancelled');
-    expect((await fetch(`${server.url}/api/v2/downloads/${parentId}`, { method: 'DELETE' })).status).toBe(409);
+    expect((await server.fetch(`${server.url}/api/v2/downloads/${parentId}`, { method: 'DELETE' })).status).toBe(409);
 
     media.setBehavior('/slow-1.mp4', undefined);
     media.setBehavior('/slow-2.mp4', undefined);
     try {
-      const retry = await fetch(`${server.url}/api/v2/downloads/${parentId}/retry`, { method: 'POST' });
+      const retry = await server.fetch(`${server.url}/api/v2/downloads/${parentId}/retry`, { method: 'POST' });
       expect(retry.status).toBe(202);
       const requeued = (await retry.json()) as Task;
       expect(['queued', 'downloading']).toContain(requeued.status);
       const done = await waitFor(server, parentId, ['completed', 'failed', 'cancelled']);
       expect(done.status, JSON.stringify(done.error)).toBe('completed');
       expect(done.children).toMatchObject({ total: 2, completed: 2 });
-      const retryDone = await fetch(`${server.url}/api/v2/downloads/${parentId}/retry`, { method: 'POST' });
+      const retryDone = await server.fetch(`${server.url}/api/v2/downloads/${parentId}/retry`, { method: 'POST' });
       expect(retryDone.status).toBe(409);
     } finally {
       media.setBehavior('/slow-1.mp4', SLOW);
@@ -413,7 +419,7 @@ describe('formats only yt-dlp can fetch (DASH manifests)', () => {
       const created = await post(server, '/api/v2/downloads', { url: `${media.url}/dash/manifest.mpd` });
       expect(created.status, JSON.stringify(created.body)).toBe(202);
       expect(created.body.children_count).toBeUndefined();
-      const res = await fetch(`${server.url}/api/v2/downloads/${created.body.id}/events`);
+      const res = await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}/events`);
       const text = await res.text(); // ends after the final event
       const events = [...text.matchAll(/^event: (\w+)\ndata: (.+)$/gm)].map((m) => ({
         type: m[1],
@@ -427,7 +433,7 @@ describe('formats only yt-dlp can fetch (DASH manifests)', () => {
       expect(done.status, JSON.stringify(done.error)).toBe('completed');
       expect(done.selected_formats.video).toMatchObject({ protocol: 'dash', format_id: '0' });
       expect(done.selected_formats.audio).toMatchObject({ protocol: 'dash', format_id: '1' });
-      const bytes = Buffer.from(await (await fetch(`${server.url}${done.file_url}`)).arrayBuffer());
+      const bytes = Buffer.from(await (await server.fetch(`${server.url}${done.file_url}`)).arrayBuffer());
       const file = path.join(mediaDir, 'out-dash.mp4');
       writeFileSync(file, bytes);
       const probe = await probeMedia(file);

@@ -52,6 +52,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runFfmpeg } from '../support/media.js';
 import { startMediaServer, type MediaServer, type RequestRecord } from '../support/media-server.js';
 import { freePort, ROOT, spawnCli, waitForHttp, type ChildServer } from '../support/server.js';
+import { fetchWith, signUpFirstAdmin } from '../support/auth.js';
 import {
   createPostgresDatabase,
   redisNamespace,
@@ -196,6 +197,7 @@ async function stop(p: Proc): Promise<number | null> {
 }
 
 afterEach(async () => {
+  adminHeaders = null;
   await Promise.all([...running].map(stop));
 });
 
@@ -206,8 +208,16 @@ function logs(...procs: Proc[]): string {
 // ---------------------------------------------------------------------------
 // API and files
 
+/** The deployment's admin key: signed up over HTTP on the first API call of each test (processes share the database). */
+let adminHeaders: Record<string, string> | null = null;
+
+async function authed(url: string, init: RequestInit = {}): Promise<Response> {
+  adminHeaders ??= (await signUpFirstAdmin(new URL(url).origin)).headers;
+  return fetchWith(adminHeaders)(url, init);
+}
+
 async function createDownload(base: string, url: string): Promise<Task> {
-  const res = await fetch(`${base}/api/v2/downloads`, {
+  const res = await authed(`${base}/api/v2/downloads`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ url, options: { quality: 'best' } }),
@@ -218,7 +228,7 @@ async function createDownload(base: string, url: string): Promise<Task> {
 }
 
 async function getTask(base: string, id: string): Promise<Task> {
-  const res = await fetch(`${base}/api/v2/downloads/${id}`);
+  const res = await authed(`${base}/api/v2/downloads/${id}`);
   expect(res.status).toBe(200);
   return (await res.json()) as Task;
 }
@@ -252,12 +262,12 @@ async function waitForStatus(base: string, id: string, statuses: string[], timeo
 }
 
 async function listTasks(base: string): Promise<Task[]> {
-  const res = await fetch(`${base}/api/v2/downloads?limit=100`);
+  const res = await authed(`${base}/api/v2/downloads?limit=100`);
   return ((await res.json()) as { items: Task[] }).items;
 }
 
 async function storedBytes(base: string, id: string): Promise<Buffer> {
-  const res = await fetch(`${base}/api/v2/downloads/${id}/file`);
+  const res = await authed(`${base}/api/v2/downloads/${id}/file`);
   expect(res.status).toBe(200);
   return Buffer.from(await res.arrayBuffer());
 }

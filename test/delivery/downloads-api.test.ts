@@ -44,7 +44,7 @@ afterAll(async () => {
 const sha = (buf: Buffer | Uint8Array) => createHash('sha256').update(buf).digest('hex');
 
 async function create(server: TestServer, body: unknown) {
-  const res = await fetch(`${server.url}/api/v2/downloads`, {
+  const res = await server.fetch(`${server.url}/api/v2/downloads`, {
     method: 'POST',
     headers: json,
     body: JSON.stringify(body),
@@ -55,7 +55,7 @@ async function create(server: TestServer, body: unknown) {
 async function waitFor(server: TestServer, id: string, statuses: string[], timeoutMs = 60_000): Promise<Task> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const t = (await (await fetch(`${server.url}/api/v2/downloads/${id}`)).json()) as Task;
+    const t = (await (await server.fetch(`${server.url}/api/v2/downloads/${id}`)).json()) as Task;
     if (statuses.includes(t.status)) return t;
     if (Date.now() > deadline) throw new Error(`task ${id} stayed ${t.status}: ${JSON.stringify(t.error)}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -89,7 +89,7 @@ describe.each(['embedded', 'distributed'] as Backend[])('downloads (%s)', (backe
     expect(done.file_url).toBe(`/api/v2/downloads/${done.id}/file`);
     expect(existsSync(workDir(server.dataDir, done.id))).toBe(false);
 
-    const file = await fetch(`${server.url}${done.file_url}`);
+    const file = await server.fetch(`${server.url}${done.file_url}`);
     expect(file.status).toBe(200);
     const bytes = Buffer.from(await file.arrayBuffer());
     expect(bytes.length).toBe(done.file_size);
@@ -101,16 +101,16 @@ describe.each(['embedded', 'distributed'] as Backend[])('downloads (%s)', (backe
     const etag = file.headers.get('etag')!;
     expect(etag).toMatch(/^".+"$/);
 
-    const part = await fetch(`${server.url}${done.file_url}`, { headers: { range: 'bytes=100-199' } });
+    const part = await server.fetch(`${server.url}${done.file_url}`, { headers: { range: 'bytes=100-199' } });
     expect(part.status).toBe(206);
     expect(part.headers.get('content-range')).toBe(`bytes 100-199/${bytes.length}`);
     expect(sha(Buffer.from(await part.arrayBuffer()))).toBe(sha(bytes.subarray(100, 200)));
-    const tail = await fetch(`${server.url}${done.file_url}`, { headers: { range: 'bytes=-10' } });
+    const tail = await server.fetch(`${server.url}${done.file_url}`, { headers: { range: 'bytes=-10' } });
     expect(sha(Buffer.from(await tail.arrayBuffer()))).toBe(sha(bytes.subarray(bytes.length - 10)));
-    const bad = await fetch(`${server.url}${done.file_url}`, { headers: { range: `bytes=${bytes.length}-` } });
+    const bad = await server.fetch(`${server.url}${done.file_url}`, { headers: { range: `bytes=${bytes.length}-` } });
     expect(bad.status, await bad.clone().text()).toBe(416);
     expect(bad.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
-    const cached = await fetch(`${server.url}${done.file_url}`, { headers: { 'if-none-match': etag } });
+    const cached = await server.fetch(`${server.url}${done.file_url}`, { headers: { 'if-none-match': etag } });
     expect(cached.status).toBe(304);
 
     const probe = await probeMedia(await saveTemp(bytes, 'mp4'));
@@ -123,13 +123,14 @@ describe.each(['embedded', 'distributed'] as Backend[])('downloads (%s)', (backe
       .select('file_path')
       .where('id', '=', done.id)
       .executeTakeFirstOrThrow();
-    expect(task.file_path).toMatch(/^downloads\/anonymous\/\d{4}\/\d{2}\/[A-Za-z0-9._-]+\.mp4$/);
+    // The seed's layout: downloads/{user_id}/{yyyy}/{mm}/…
+    expect(task.file_path).toMatch(new RegExp(`^downloads/${server.owner.id}/\\d{4}/\\d{2}/[A-Za-z0-9._-]+\\.mp4$`));
     const thumbnail = await server.services.storage.stat(task.file_path!.replace(/\.mp4$/, '_thumbnail.jpg'));
     expect(thumbnail?.contentType).toBe('image/jpeg');
     expect(thumbnail?.size).toBeGreaterThan(500);
 
     const list = (await (
-      await fetch(`${server.url}/api/v2/downloads?status=completed&platform=generic`)
+      await server.fetch(`${server.url}/api/v2/downloads?status=completed&platform=generic`)
     ).json()) as Task;
     expect(list.items.map((t: Task) => t.id)).toContain(done.id);
   });
@@ -146,7 +147,7 @@ describe.each(['embedded', 'distributed'] as Backend[])('downloads (%s)', (backe
       const done = await waitFor(server, t.id, ['completed', 'failed']);
       expect(done.status, JSON.stringify(done.error)).toBe('completed');
       expect(done.audio_only).toBe(true);
-      const bytes = Buffer.from(await (await fetch(`${server.url}${done.file_url}`)).arrayBuffer());
+      const bytes = Buffer.from(await (await server.fetch(`${server.url}${done.file_url}`)).arrayBuffer());
       const probe = await probeMedia(await saveTemp(bytes, done.format));
       expect(probe.video).toBeNull();
       expect(probe.audio?.codec).toBe(codec);
@@ -157,30 +158,30 @@ describe.each(['embedded', 'distributed'] as Backend[])('downloads (%s)', (backe
   it('cancels a transfer in flight, then retries it to completion', async () => {
     const created = await create(server, { url: `${media.url}/slow.mp4` });
     await waitFor(server, created.body.id, ['downloading']);
-    const del = await fetch(`${server.url}/api/v2/downloads/${created.body.id}`, { method: 'DELETE' });
+    const del = await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}`, { method: 'DELETE' });
     expect(del.status).toBe(200);
     expect(((await del.json()) as Task).status).toBe('cancelled');
     await new Promise((r) => setTimeout(r, 500));
     expect(existsSync(workDir(server.dataDir, created.body.id))).toBe(false);
-    expect(((await (await fetch(`${server.url}/api/v2/downloads/${created.body.id}`)).json()) as Task).status).toBe(
-      'cancelled',
-    );
-    const again = await fetch(`${server.url}/api/v2/downloads/${created.body.id}`, { method: 'DELETE' });
+    expect(
+      ((await (await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}`)).json()) as Task).status,
+    ).toBe('cancelled');
+    const again = await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}`, { method: 'DELETE' });
     expect(again.status).toBe(409);
 
     media.setBehavior('/slow.mp4', undefined);
-    const retry = await fetch(`${server.url}/api/v2/downloads/${created.body.id}/retry`, { method: 'POST' });
+    const retry = await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}/retry`, { method: 'POST' });
     expect(retry.status).toBe(202);
     const done = await waitFor(server, created.body.id, ['completed', 'failed']);
     expect(done.status).toBe('completed');
-    const retryDone = await fetch(`${server.url}/api/v2/downloads/${created.body.id}/retry`, { method: 'POST' });
+    const retryDone = await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}/retry`, { method: 'POST' });
     expect(retryDone.status).toBe(409);
     media.setBehavior('/slow.mp4', { throttleBytesPerSec: 20_000 });
   });
 
   it('streams live events over SSE until the task completes', async () => {
     const created = await create(server, { url: `${media.url}/${clip.name}`, options: { format: 'mkv' } });
-    const res = await fetch(`${server.url}/api/v2/downloads/${created.body.id}/events`);
+    const res = await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}/events`);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const text = await res.text(); // the stream ends after the final event
     const events = [...text.matchAll(/^event: (\w+)\ndata: (.+)$/gm)].map((m) => ({
@@ -198,7 +199,7 @@ describe.each(['embedded', 'distributed'] as Backend[])('downloads (%s)', (backe
     expect(done.status).toBe('failed');
     expect(done.error.code).toMatch(/not_found|unsupported_url/);
     expect(done.file_url).toBeNull();
-    const file = await fetch(`${server.url}/api/v2/downloads/${done.id}/file`);
+    const file = await server.fetch(`${server.url}/api/v2/downloads/${done.id}/file`);
     expect(file.status).toBe(409);
   });
 
@@ -206,9 +207,9 @@ describe.each(['embedded', 'distributed'] as Backend[])('downloads (%s)', (backe
     const bad = await create(server, { url: `${media.url}/${clip.name}`, options: { quality: '9999' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('validation_failed');
-    const unknown = await fetch(`${server.url}/api/v2/downloads/00000000-0000-4000-8000-000000000000`);
+    const unknown = await server.fetch(`${server.url}/api/v2/downloads/00000000-0000-4000-8000-000000000000`);
     expect(unknown.status).toBe(404);
-    const notUuid = await fetch(`${server.url}/api/v2/downloads/../../etc/passwd`);
+    const notUuid = await server.fetch(`${server.url}/api/v2/downloads/../../etc/passwd`);
     expect(notUuid.status).toBeGreaterThanOrEqual(400);
     const ftp = await create(server, { url: 'ftp://example.com/x.mp4' });
     expect(ftp.status).toBe(400);
@@ -228,7 +229,7 @@ describe('DASH video + audio from a native extractor', () => {
   it('downloads BiliBili DASH streams with their Referer and merges them with ffmpeg', async () => {
     const pageUrl = 'https://www.bilibili.com/video/BV1Et4y1r7Eu';
     const info = (await (
-      await fetch(`${server.url}/api/v2/videos/info?url=${encodeURIComponent(pageUrl)}`)
+      await server.fetch(`${server.url}/api/v2/videos/info?url=${encodeURIComponent(pageUrl)}`)
     ).json()) as VideoInfo;
     const options = resolveOptions({ quality: '360', video_codec: 'h264' });
     const chosen = selectFormats(info.formats, options);
@@ -260,7 +261,7 @@ describe('DASH video + audio from a native extractor', () => {
     expect(referers.length).toBeGreaterThanOrEqual(2);
     for (const r of referers) expect(r).toMatch(/^https:\/\/www\.bilibili\.com/);
 
-    const file = await fetch(`${server.url}${done.file_url}`);
+    const file = await server.fetch(`${server.url}${done.file_url}`);
     expect(decodeURIComponent(file.headers.get('content-disposition')!.split("UTF-8''")[1]!)).toContain(
       '骁龙888性能分析',
     );

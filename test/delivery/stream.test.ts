@@ -35,7 +35,7 @@ let replay: ReplayServer;
 let server: TestServer;
 
 const sha = (buf: Uint8Array) => createHash('sha256').update(buf).digest('hex');
-const get = (p: string, init: RequestInit = {}) => fetch(server.url + p, { redirect: 'manual', ...init });
+const get = (p: string, init: RequestInit = {}) => server.fetch(server.url + p, { redirect: 'manual', ...init });
 const enc = encodeURIComponent;
 
 beforeAll(async () => {
@@ -177,9 +177,14 @@ describe('generic URL on a media server', () => {
     expect(loc.searchParams.get('url')).toBe(pageUrl());
     expect(loc.searchParams.get('quality')).toBe('480');
 
-    const dl = await get(`/api/download?url=${enc(pageUrl())}&filename=clip`);
+    // A player that can only load URLs signs in with ?access_token=: the redirect carries it on.
+    const dl = await fetch(
+      `${server.url}/api/download?url=${enc(pageUrl())}&filename=clip&access_token=${server.owner.apiKey}`,
+      { redirect: 'manual' },
+    );
     expect(dl.status).toBe(302);
     const dlLoc = new URL(dl.headers.get('location')!);
+    expect(dlLoc.searchParams.get('access_token')).toBe(server.owner.apiKey);
     expect(dlLoc.searchParams.get('download')).toBe('true');
     expect(dlLoc.searchParams.get('filename')).toBe('clip');
     const file = await fetch(dlLoc);

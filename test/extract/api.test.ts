@@ -130,7 +130,7 @@ interface Reply<T> {
 }
 
 async function call<T = any>(server: TestServer, urlPath: string, init?: RequestInit): Promise<Reply<T>> {
-  const res = await fetch(server.url + urlPath, init);
+  const res = await server.fetch(server.url + urlPath, init);
   const text = await res.text();
   let body: unknown;
   try {
@@ -468,7 +468,7 @@ describe('errors: status, code and the one error body', () => {
     const seen = replay.requests.length;
 
     const started = Date.now();
-    const r = await info(server, 'http://192.0.2.10/v');
+    const r = await info(server, 'http://93.184.216.34/v');
     const err = expectError(r, 502, 'upstream_error');
     expect(err.message).toMatch(/YTBH_UPSTREAM_REWRITE/);
     expect(Date.now() - started).toBeLessThan(2000);

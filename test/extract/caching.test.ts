@@ -57,7 +57,7 @@ interface Reply {
 }
 
 async function info(server: TestServer, url: string): Promise<Reply> {
-  const res = await fetch(`${server.url}/api/v2/videos/info?url=${encodeURIComponent(url)}`);
+  const res = await server.fetch(`${server.url}/api/v2/videos/info?url=${encodeURIComponent(url)}`);
   return { status: res.status, cache: res.headers.get('x-cache'), body: await res.json() };
 }
 

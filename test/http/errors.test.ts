@@ -11,7 +11,7 @@ afterAll(async () => {
 });
 
 async function send(path: string, init: RequestInit = {}) {
-  const res = await fetch(server.url + path, init);
+  const res = await server.fetch(server.url + path, init);
   const text = await res.text();
   let body: unknown = null;
   try {
@@ -116,16 +116,18 @@ describe('one error body for every failure', () => {
 
 describe('request ids', () => {
   it('echoes a valid X-Request-Id and generates one otherwise', async () => {
-    const given = await fetch(server.url + '/api/v2/system/health', { headers: { 'x-request-id': 'abc-123' } });
+    const given = await server.fetch(server.url + '/api/v2/system/health', { headers: { 'x-request-id': 'abc-123' } });
     expect(given.headers.get('x-request-id')).toBe('abc-123');
-    const generated = await fetch(server.url + '/api/v2/system/health');
+    const generated = await server.fetch(server.url + '/api/v2/system/health');
     expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    const hostile = await fetch(server.url + '/api/v2/system/health', { headers: { 'x-request-id': 'a b<script>' } });
+    const hostile = await server.fetch(server.url + '/api/v2/system/health', {
+      headers: { 'x-request-id': 'a b<script>' },
+    });
     expect(hostile.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('on error responses too', async () => {
-    const r = await fetch(server.url + '/nope', { headers: { 'x-request-id': 'err-1' } });
+    const r = await server.fetch(server.url + '/nope', { headers: { 'x-request-id': 'err-1' } });
     expect(r.status).toBe(404);
     expect(r.headers.get('x-request-id')).toBe('err-1');
   });

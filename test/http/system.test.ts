@@ -13,19 +13,19 @@ describe.each(['embedded', 'distributed'] as Backend[])('system endpoints (%s)',
   });
 
   it('health is cheap and ok', async () => {
-    const res = await fetch(`${server.url}/api/v2/system/health`);
+    const res = await server.fetch(`${server.url}/api/v2/system/health`);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'ok', role: 'all', version: expect.any(String) });
   });
 
   it('ready checks the database and the cache', async () => {
-    const res = await fetch(`${server.url}/api/v2/system/ready`);
+    const res = await server.fetch(`${server.url}/api/v2/system/ready`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ready', checks: { database: 'ok', cache: 'ok' } });
   });
 
   it('info reports the active backends and tool versions', async () => {
-    const res = await fetch(`${server.url}/api/v2/system/info`);
+    const res = await server.fetch(`${server.url}/api/v2/system/info`);
     const body = (await res.json()) as Record<string, any>;
     expect(body.backends).toEqual(
       backend === 'embedded' ? { database: 'pglite', cache: 'memory' } : { database: 'postgres', cache: 'redis' },
@@ -36,8 +36,8 @@ describe.each(['embedded', 'distributed'] as Backend[])('system endpoints (%s)',
   });
 
   it('exposes the four seed metrics by name, plus request metrics by route', async () => {
-    await fetch(`${server.url}/api/v2/system/health`);
-    const text = await (await fetch(`${server.url}/metrics`)).text();
+    await server.fetch(`${server.url}/api/v2/system/health`);
+    const text = await (await server.fetch(`${server.url}/metrics`)).text();
     for (const name of [
       'download_requests_total',
       'download_duration_seconds',
@@ -62,7 +62,7 @@ describe('OpenAPI and docs', () => {
   });
 
   it('serves a valid OpenAPI 3 document listing every route', async () => {
-    const doc = (await (await fetch(`${server.url}/api/v2/openapi.json`)).json()) as {
+    const doc = (await (await server.fetch(`${server.url}/api/v2/openapi.json`)).json()) as {
       openapi: string;
       paths: Record<string, Record<string, unknown>>;
     };
@@ -100,7 +100,7 @@ describe('OpenAPI and docs', () => {
   });
 
   it('documents the error body and codes', async () => {
-    const doc = (await (await fetch(`${server.url}/api/v2/openapi.json`)).json()) as any;
+    const doc = (await (await server.fetch(`${server.url}/api/v2/openapi.json`)).json()) as any;
     expect(doc.components.schemas.ErrorResponse).toBeDefined();
     expect(doc.info.description).toContain('`quota_exceeded` (429)');
     const info = doc.paths['/api/v2/videos/info'].get.responses;
@@ -108,7 +108,7 @@ describe('OpenAPI and docs', () => {
   });
 
   it('renders interactive docs at /docs', async () => {
-    const res = await fetch(`${server.url}/docs`, { redirect: 'follow' });
+    const res = await server.fetch(`${server.url}/docs`, { redirect: 'follow' });
     expect(res.status).toBe(200);
     const html = await res.text();
     expect(html).toMatch(/swagger-ui/i);
@@ -138,13 +138,13 @@ describe('readiness names the failing component', () => {
     const server = await startTestServer('embedded');
     try {
       await server.services.database.close();
-      const res = await fetch(`${server.url}/api/v2/system/ready`);
+      const res = await server.fetch(`${server.url}/api/v2/system/ready`);
       expect(res.status).toBe(503);
       const body = (await res.json()) as any;
       expect(body.error.code).toBe('not_ready');
       expect(body.error.details.failing).toEqual(['database']);
       expect(body.error.details.checks.cache).toBe('ok');
-      expect((await fetch(`${server.url}/api/v2/system/health`)).status).toBe(200);
+      expect((await server.fetch(`${server.url}/api/v2/system/health`)).status).toBe(200);
     } finally {
       await server.app.close();
       await server.services.cache.close();
@@ -155,7 +155,7 @@ describe('readiness names the failing component', () => {
     const server = await startTestServer('distributed');
     try {
       await server.services.cache.close();
-      const res = await fetch(`${server.url}/api/v2/system/ready`);
+      const res = await server.fetch(`${server.url}/api/v2/system/ready`);
       expect(res.status).toBe(503);
       const body = (await res.json()) as any;
       expect(body.error.details.failing).toEqual(['cache']);

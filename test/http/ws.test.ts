@@ -52,7 +52,7 @@ class Client {
   }
 
   static async connect(server: TestServer): Promise<Client> {
-    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/v2/ws`);
+    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/v2/ws`, { headers: server.owner.headers });
     const client = new Client(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -100,7 +100,7 @@ class Client {
 }
 
 async function create(server: TestServer, url: string): Promise<Msg> {
-  const res = await fetch(`${server.url}/api/v2/downloads`, {
+  const res = await server.fetch(`${server.url}/api/v2/downloads`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ url }),
@@ -111,7 +111,7 @@ async function create(server: TestServer, url: string): Promise<Msg> {
 
 const forTask = (id: string) => (m: Msg) => m.task_id === id;
 
-function expectTaskStream(events: Msg[]) {
+function expectTaskStream(events: Msg[], owner: string) {
   const types = events.map((e) => e.type);
   expect(types.at(-1)).toBe('download_complete');
   expect(types.at(-2)).toBe('task_completed');
@@ -121,7 +121,7 @@ function expectTaskStream(events: Msg[]) {
   const completed = events.at(-2)!;
   expect(completed).toMatchObject({ status: 'completed', progress: 100 });
   expect(completed.file_size).toBeGreaterThan(0);
-  expect(completed.user_id).toBeNull();
+  expect(completed.user_id).toBe(owner);
   return { types, progress };
 }
 
@@ -142,7 +142,7 @@ describe('WebSocket events (embedded)', () => {
       await client.next((m) => m.type === 'download_complete' && m.task_id === task.id, 45_000);
       const events = client.messages.filter(forTask(task.id));
       expect(events[0]!.type).toBe('task_status'); // the snapshot: queued, extracting or already downloading
-      const { types, progress } = expectTaskStream(events);
+      const { types, progress } = expectTaskStream(events, server.owner.id);
       // The throttled transfer takes ~2 s: several progress events, at most 4 per second.
       expect(progress.length).toBeGreaterThanOrEqual(2);
       expect(progress.at(-1)!).toBeGreaterThan(progress[0]!);
@@ -175,7 +175,7 @@ describe('WebSocket events (embedded)', () => {
       await client.next((m) => m.type === 'download_complete' && m.task_id === task.id, 45_000);
       const events = client.messages.filter(forTask(task.id));
       expect(events[0]).toMatchObject({ type: 'task_status', status: 'queued' });
-      expectTaskStream(events);
+      expectTaskStream(events, server.owner.id);
     } finally {
       client.close();
     }
@@ -232,10 +232,10 @@ describe('WebSocket events (embedded)', () => {
   });
 
   it('answers a plain GET with 426 and is documented in OpenAPI', async () => {
-    const res = await fetch(`${server.url}/api/v2/ws`);
+    const res = await server.fetch(`${server.url}/api/v2/ws`);
     expect(res.status).toBe(426);
     expect(((await res.json()) as Msg).error.code).toBe('bad_request');
-    const doc = (await (await fetch(`${server.url}/api/v2/openapi.json`)).json()) as Msg;
+    const doc = (await (await server.fetch(`${server.url}/api/v2/openapi.json`)).json()) as Msg;
     expect(doc.paths['/api/v2/ws'].get.tags).toEqual(['downloads']);
   });
 
@@ -269,7 +269,7 @@ describe('WebSocket events (distributed: api and worker in different servers)', 
   });
 
   it('delivers events published by the worker process to a client of the api process', async () => {
-    expect(((await (await fetch(`${api.url}/api/v2/system/health`)).json()) as Msg).role).toBe('api');
+    expect(((await (await api.fetch(`${api.url}/api/v2/system/health`)).json()) as Msg).role).toBe('api');
     const client = await Client.connect(api);
     try {
       client.send({ type: 'subscribe_all' });
@@ -283,9 +283,9 @@ describe('WebSocket events (distributed: api and worker in different servers)', 
         expect(events[0]).toMatchObject({ type: 'task_status', status: 'queued' });
         // Only the worker server runs downloads: these went through Redis.
         expect(events.some((e) => e.status === 'extracting')).toBe(true);
-        expectTaskStream(events);
+        expectTaskStream(events, api.owner.id);
         await subscriber.next((m) => m.type === 'download_complete' && m.task_id === task.id, 10_000);
-        expectTaskStream(subscriber.messages.filter(forTask(task.id)));
+        expectTaskStream(subscriber.messages.filter(forTask(task.id)), api.owner.id);
       } finally {
         subscriber.close();
       }

@@ -58,10 +58,22 @@ describe.each(['pglite', 'postgres'] as const)('%s database', (kind) => {
     expect(user.role).toBe('user');
     expect(user.is_active).toBe(true);
     await database.db.insertInto('user_quotas').values({ user_id: user.id }).execute();
-    const quota = await database.db
+    const own = await database.db
       .selectFrom('user_quotas')
       .selectAll()
       .where('user_id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    // A user's own limits are overrides; null means the role's default, which carries the seed's numbers.
+    expect(own).toMatchObject({
+      daily_limit: null,
+      monthly_limit: null,
+      storage_limit_bytes: null,
+      concurrent_limit: null,
+    });
+    const quota = await database.db
+      .selectFrom('role_quota_defaults')
+      .selectAll()
+      .where('role', '=', user.role)
       .executeTakeFirstOrThrow();
     expect(quota).toMatchObject({
       daily_limit: 100,

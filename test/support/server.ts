@@ -18,6 +18,7 @@ import {
   type TempPostgres,
   type TempRedis,
 } from './backends.js';
+import { createTestUser, type Fetch, type TestUser } from './auth.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export type Backend = 'embedded' | 'distributed';
@@ -26,6 +27,10 @@ export interface TestServer extends RunningServer {
   dataDir: string;
   /** Distributed servers only: the database and cache namespace, for a second server sharing them. */
   backends?: SharedBackends;
+  /** The server's first account (an admin), made at start unless `noUser`; api/all roles only. */
+  owner: TestUser;
+  /** fetch with the owner's API key */
+  fetch: Fetch;
   close(): Promise<void>;
 }
 
@@ -42,9 +47,18 @@ export interface StartOptions {
    * The sharer never drops them; the owner's close() closes its sharers first.
    */
   share?: { from: TestServer };
+  /** Start with no accounts (first-run tests); `owner` and `fetch` are then unusable. */
+  noUser?: boolean;
 }
 
 const sharersOf = new WeakMap<TestServer, Set<TestServer>>();
+
+const NO_USER: TestUser = new Proxy({} as TestUser, {
+  get(_t, prop) {
+    if (prop === 'then') return undefined;
+    throw new Error(`this test server was started with noUser: it has no owner (${String(prop)})`);
+  },
+});
 
 export async function startTestServer(
   backend: Backend = 'embedded',
@@ -88,8 +102,19 @@ export async function startTestServer(
     ...(backends ? { cacheKeyPrefix: backends.cacheKeyPrefix } : {}),
   });
   const sharers = new Set<TestServer>();
+  let owner: TestUser;
+  try {
+    owner =
+      opts.noUser || shared ? (shared?.owner ?? NO_USER) : await createTestUser(server.services, 'admin', 'owner');
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
   const testServer: TestServer = {
     ...server,
+    owner,
+    // Looked up when called: with noUser the owner throws on any use, and starting must not count as one.
+    fetch: (input, init) => owner.fetch(input, init),
     dataDir,
     ...(backends ? { backends } : {}),
     async close() {

@@ -6,8 +6,18 @@ import { videoRoutes } from './videos.js';
 import { downloadRoutes } from './downloads.js';
 import { streamRoutes } from './stream.js';
 import { wsRoutes } from './ws.js';
+import { authRoutes } from './auth.js';
+import { apiKeyRoutes } from './api-keys.js';
+import { userRoutes } from './users.js';
+import { adminRoutes } from './admin.js';
+import { cookieRoutes } from './cookies.js';
 
 export const apiRoutes: ApiRoutes[] = [
+  authRoutes,
+  userRoutes,
+  apiKeyRoutes,
+  adminRoutes,
+  cookieRoutes,
   videoRoutes,
   downloadRoutes,
   wsRoutes,

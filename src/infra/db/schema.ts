@@ -20,14 +20,36 @@ export interface UsersTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   last_login_at: Date | null;
+  password_changed_at: Date | null;
+}
+
+export interface RoleQuotaDefaultsTable {
+  role: UserRole;
+  daily_limit: number;
+  monthly_limit: number;
+  storage_limit_bytes: number;
+  concurrent_limit: number;
+  updated_at: Timestamp;
+}
+
+export interface UserInvitesTable {
+  id: Generated<string>;
+  code_hash: string;
+  role: ColumnType<UserRole, UserRole | undefined, UserRole>;
+  created_by: string | null;
+  expires_at: Date | null;
+  used_by: string | null;
+  used_at: Date | null;
+  created_at: CreatedAt;
 }
 
 export interface UserQuotasTable {
   user_id: string;
-  daily_limit: Generated<number>;
-  monthly_limit: Generated<number>;
-  storage_limit_bytes: Generated<number>;
-  concurrent_limit: Generated<number>;
+  /** null: the role's default (role_quota_defaults) */
+  daily_limit: number | null;
+  monthly_limit: number | null;
+  storage_limit_bytes: number | null;
+  concurrent_limit: number | null;
   daily_used: Generated<number>;
   monthly_used: Generated<number>;
   storage_used_bytes: Generated<number>;
@@ -175,6 +197,8 @@ export interface DB {
   refresh_sessions: RefreshSessionsTable;
   audit_log: AuditLogTable;
   platform_cookies: PlatformCookiesTable;
+  role_quota_defaults: RoleQuotaDefaultsTable;
+  user_invites: UserInvitesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -182,3 +206,5 @@ export type NewUser = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type Video = Selectable<VideosTable>;
 export type DownloadTask = Selectable<DownloadTasksTable>;
+export type ApiKey = Selectable<ApiKeysTable>;
+export type RefreshSession = Selectable<RefreshSessionsTable>;
