@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   conflict: 409,
   removed: 410,
   payload_too_large: 413,
+  uri_too_long: 414,
   range_not_satisfiable: 416,
   unsupported_media_type: 415,
   age_restricted: 403,

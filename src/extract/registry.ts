@@ -3,7 +3,7 @@
  * URLs (following short links first); every other http(s) URL goes to yt-dlp.
  */
 import { AppError } from '../errors/app-error.js';
-import { parseUserUrl } from '../infra/http-client/ssrf-guard.js';
+import { assertPublicUrl, parseUserUrl } from '../infra/http-client/ssrf-guard.js';
 import { bilibiliExtractor } from './bilibili/extractor.js';
 import { tiktokExtractor } from './tiktok/extractor.js';
 import { twitchExtractor } from './twitch/extractor.js';
@@ -29,7 +29,7 @@ export class Registry {
   readonly generic: Extractor;
   private readonly byPlatform = new Map<Platform, Extractor>();
 
-  constructor(opts: RegistryOptions) {
+  constructor(private readonly opts: RegistryOptions) {
     this.generic = createYtdlpExtractor({
       ytdlpPath: opts.ytdlpPath,
       timeoutMs: opts.ytdlpTimeoutMs,
@@ -58,6 +58,8 @@ export class Registry {
   async resolve(raw: string, ctx: ExtractContext): Promise<{ target: Target; extractor: Extractor }> {
     const url = parseUserUrl(raw);
     const matched = this.match(url);
+    // A generic URL is fetched as given: refuse private addresses before anything (a task, a cache entry) exists.
+    if (matched?.target.platform === 'generic') await assertPublicUrl(url, this.opts.allowPrivateAddresses);
     if (matched) return matched;
     const host = url.hostname.toLowerCase();
     const owner = NATIVE_EXTRACTORS.find((e) => e.shortLinkHosts?.includes(host))!;

@@ -356,10 +356,25 @@ describe('redirects', () => {
 
   it('stops rewriting when a hop points at loopback (a loopback target is never rewritten)', async () => {
     echo.routes.set('/cdn.example/go', redirect(302, `${echo.url}/local-hop?z=3`));
-    const body = await http1.json<Seen>('https://cdn.example/go');
-    expect(body.url).toBe('/local-hop?z=3');
-    expect(body.headers['x-upstream-host']).toBeUndefined();
+    const local = new HttpClient({ upstreamRewrite: echo.url, allowPrivateAddresses: true });
+    try {
+      const body = await local.json<Seen>('https://cdn.example/go');
+      expect(body.url).toBe('/local-hop?z=3');
+      expect(body.headers['x-upstream-host']).toBeUndefined();
+    } finally {
+      await local.close();
+    }
   });
+
+  it.each(['http://127.0.0.1:9/x', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/', 'http://localhost/'])(
+    'refuses a platform redirect to the private address %s (no request is made)',
+    async (target) => {
+      echo.routes.set('/cdn.example/trap', redirect(302, target));
+      const before = echo.seen.length;
+      await expect(http1.request('https://cdn.example/trap')).rejects.toMatchObject({ code: 'invalid_url' });
+      expect(echo.seen.length).toBe(before + 1);
+    },
+  );
 
   it("with redirect: 'manual' returns the 3xx as-is and makes one request", async () => {
     echo.routes.set('/b23.tv/manual', redirect(302, 'https://www.bilibili.com/video/BV1'));

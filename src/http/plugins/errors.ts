@@ -48,10 +48,20 @@ function validationDetails(err: FastifyError): { location: string; issues: { pat
   return { location: err.validationContext ?? 'request', issues };
 }
 
+/** Seconds a 429's details say to wait (login throttle: retry_after, platform budget: retry_after_s). */
+function retryAfterOf(details: unknown): number | undefined {
+  if (!details || typeof details !== 'object') return undefined;
+  const d = details as { retry_after?: unknown; retry_after_s?: unknown };
+  const s = d.retry_after ?? d.retry_after_s;
+  return typeof s === 'number' && Number.isFinite(s) && s >= 0 ? Math.ceil(s) : undefined;
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   // A shadow router of every registered route, used only to tell 405 from 404.
   const shadow = FindMyWay();
   app.addHook('onRoute', (route) => {
+    // The CORS preflight catch-all (OPTIONS *) would make every unknown path look routed (405, not 404).
+    if (route.url === '*') return;
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const m of methods) {
       try {
@@ -65,6 +75,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof AppError) {
       if (err.statusCode >= 500) request.log.warn({ code: err.code, details: err.details }, err.message);
+      if (err.statusCode === 429 && !reply.hasHeader('retry-after')) {
+        const seconds = retryAfterOf(err.details);
+        if (seconds !== undefined) reply.header('retry-after', String(seconds));
+      }
       return reply.status(err.statusCode).send(err.toBody());
     }
     if (err.validation) {

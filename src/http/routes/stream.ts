@@ -33,6 +33,7 @@ import {
 import { contentDisposition } from '../content-disposition.js';
 import { errorResponses } from '../schemas/common.js';
 import { FormatSchema, PlatformSchema, UrlParam } from '../schemas/video.js';
+import { withQueryToken } from '../plugins/auth.js';
 
 const ERRORS = errorResponses(400, 402, 403, 404, 409, 410, 429, 451, 500, 502, 504);
 const IdParam = Type.String({ minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_.-]+$' });
@@ -219,7 +220,7 @@ export const streamRoutes: ApiRoutes = async (app, services) => {
         .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'no-referrer')
         .type('text/html; charset=utf-8')
-        .send(embedHtml(info.title, proxyPath(addressOf(info), quality)));
+        .send(embedHtml(info.title, withQueryToken(req, proxyPath(addressOf(info), quality))));
     },
   );
 
@@ -307,7 +308,7 @@ function origin(req: FastifyRequest): string {
 
 function redirect(reply: FastifyReply, location: string) {
   // Signed media URLs expire: nobody should keep the redirect.
-  return reply.header('cache-control', 'no-store').redirect(location, 302);
+  return reply.header('cache-control', 'no-store').redirect(withQueryToken(reply.request, location), 302);
 }
 
 /** By platform and id when the id alone leads back to the same page; otherwise by URL. */

@@ -6,10 +6,13 @@
 import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
 import { AppError } from '../../errors/app-error.js';
 import { rewriteUrl } from './upstream-rewrite.js';
-import { assertPublicUrl, guardedDispatcher, parseUserUrl } from './ssrf-guard.js';
+import { assertNotPrivateLiteral, assertPublicUrl, guardedDispatcher, parseUserUrl } from './ssrf-guard.js';
 
 export const DEFAULT_USER_AGENT =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+
+/** The Cookie header value a request to this URL may carry (undefined: none). */
+export type CookieSource = (url: URL) => string | undefined;
 
 export interface HttpClientOptions {
   /** YTBH_UPSTREAM_REWRITE */
@@ -18,6 +21,8 @@ export interface HttpClientOptions {
   allowPrivateAddresses?: boolean;
   timeoutMs?: number;
   maxRedirects?: number;
+  /** Cookies to add, decided per hop from the URL before any rewrite (see withCookies). */
+  cookies?: CookieSource;
 }
 
 export interface RequestOptions {
@@ -42,13 +47,31 @@ export class HttpClient {
   private readonly timeoutMs: number;
   private readonly maxRedirects: number;
   private readonly agent: Agent;
+  private readonly ownsAgent: boolean;
+  private readonly cookies: CookieSource | undefined;
 
-  constructor(options: HttpClientOptions = {}) {
+  /** `sharedAgent`: the connection pool of the client this one derives from (it stays that client's to close). */
+  constructor(
+    private readonly options: HttpClientOptions = {},
+    sharedAgent?: Agent,
+  ) {
     this.upstreamRewrite = options.upstreamRewrite || undefined;
     this.allowPrivate = options.allowPrivateAddresses ?? false;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxRedirects = options.maxRedirects ?? 10;
-    this.agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+    this.cookies = options.cookies;
+    this.ownsAgent = !sharedAgent;
+    this.agent = sharedAgent ?? new Agent({ keepAliveTimeout: 10_000, connections: 64 });
+  }
+
+  /**
+   * The same client (settings and connection pool) adding the cookies
+   * `source` picks for each hop's URL: a redirect to another host gets that
+   * host's cookies, or none. A Cookie header the caller sets is kept and
+   * the picked cookies are appended.
+   */
+  withCookies(source: CookieSource): HttpClient {
+    return new HttpClient({ ...this.options, cookies: source }, this.agent);
   }
 
   /** Performs a request; redirects are followed hop by hop so each hop is rewritten and guarded. */
@@ -66,10 +89,16 @@ export class HttpClient {
     for (let hop = 0; ; hop++) {
       if (opts.guard === true && hop > 0) parseUserUrl(current.href);
       if (guard) await assertPublicUrl(current, false);
+      // Platform requests start at known public hosts, but where a redirect leads is the upstream's choice:
+      // later hops never reach private addresses either (checked again at connect time when not rewritten).
+      const redirected = hop > 0 && !this.allowPrivate;
+      if (redirected && !guard) assertNotPrivateLiteral(current);
       const { url, upstreamHost } = rewriteUrl(current, this.upstreamRewrite);
       const headers: Record<string, string> = { 'user-agent': DEFAULT_USER_AGENT, ...lower(opts.headers) };
       if (upstreamHost) headers['x-upstream-host'] = upstreamHost;
-      const dispatcher: Dispatcher = guard && !upstreamHost ? guardedDispatcher() : this.agent;
+      const cookie = this.cookies?.(current);
+      if (cookie) headers.cookie = headers.cookie ? `${headers.cookie}; ${cookie}` : cookie;
+      const dispatcher: Dispatcher = (guard || redirected) && !upstreamHost ? guardedDispatcher() : this.agent;
       let res: Response;
       try {
         res = (await undiciFetch(url, {
@@ -148,7 +177,7 @@ export class HttpClient {
   };
 
   async close(): Promise<void> {
-    await this.agent.close();
+    if (this.ownsAgent) await this.agent.close();
   }
 }
 

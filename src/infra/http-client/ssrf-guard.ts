@@ -52,14 +52,19 @@ function blocked(host: string): AppError {
  * Resolves the URL's host and refuses private targets unless allowed.
  * Literal IPs are checked here because connect() skips DNS lookup for them.
  */
-export async function assertPublicUrl(url: URL, allowPrivate: boolean): Promise<void> {
-  if (allowPrivate) return;
+/** The check that needs no DNS: loopback names and private address literals. True when the host is an IP literal. */
+export function assertNotPrivateLiteral(url: URL): boolean {
   const host = hostOf(url);
   if (host === 'localhost' || host.endsWith('.localhost')) throw blocked(host);
-  if (net.isIP(host)) {
-    if (isPrivateAddress(host)) throw blocked(host);
-    return;
-  }
+  if (!net.isIP(host)) return false;
+  if (isPrivateAddress(host)) throw blocked(host);
+  return true;
+}
+
+export async function assertPublicUrl(url: URL, allowPrivate: boolean): Promise<void> {
+  if (allowPrivate) return;
+  if (assertNotPrivateLiteral(url)) return;
+  const host = hostOf(url);
   let addresses: dns.LookupAddress[];
   try {
     addresses = await dns.promises.lookup(host, { all: true });
