@@ -8,6 +8,7 @@ import { registerMigrate } from './migrate.js';
 import { registerUser } from './user.js';
 import { registerExtractCommands } from './extract.js';
 import { registerDownload } from './download.js';
+import { registerKeys } from './keys.js';
 
 export function configFromEnv(overrides: Partial<Config> = {}): Config {
   return loadConfig(process.env, overrides);
@@ -37,6 +38,7 @@ registerMigrate(program);
 registerUser(program);
 registerExtractCommands(program);
 registerDownload(program);
+registerKeys(program);
 
 program.parseAsync(process.argv).catch(fail);
 

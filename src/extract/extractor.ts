@@ -5,14 +5,16 @@
  */
 import type { Logger } from 'pino';
 import type { HttpClient } from '../infra/http-client/http-client.js';
+import type { Cookie } from './cookies/netscape.js';
 import type { Platform, Playlist, VideoInfo } from './model.js';
 
 export interface ExtractContext {
+  /** Already carries the target platform's admin cookies, each request only those matching its URL. */
   http: HttpClient;
   log: Logger;
   signal?: AbortSignal;
-  /** Netscape-format cookie header value for a platform, when an admin uploaded one. */
-  cookieHeader?: (platform: Platform) => Promise<string | undefined>;
+  /** The target platform's admin cookies, for engines that hand them to another program (yt-dlp). */
+  cookies?: readonly Cookie[];
 }
 
 export interface Target {

@@ -21,6 +21,9 @@ import type { Platform, Playlist, VideoInfo } from './model.js';
 import { Registry, urlForId } from './registry.js';
 import { SingleFlight } from './single-flight.js';
 import { upsertVideo } from './store.js';
+import type { CookieStore } from './cookies/store.js';
+import type { Cookie } from './cookies/netscape.js';
+import { cookieHeaderFor } from './cookies/match.js';
 
 /** Live streams change by the minute; their info is never kept long. */
 const LIVE_TTL_SECONDS = 60;
@@ -35,6 +38,8 @@ export interface ExtractionDeps {
   /** Absent in one-shot CLI use: nothing is stored. */
   db?: Kysely<DB>;
   registry?: Registry;
+  /** Admin-uploaded platform cookies; absent in one-shot CLI use. */
+  cookies?: CookieStore;
 }
 
 export interface InfoResult {
@@ -58,6 +63,8 @@ export class ExtractionService {
   readonly registry: Registry;
   private readonly flights = new SingleFlight<InfoResult>();
   private readonly playlistFlights = new SingleFlight<Playlist>();
+  /** One cookie-carrying client per loaded cookie set (youtubei.js keeps a session per client). */
+  private readonly cookieClients = new WeakMap<readonly Cookie[], HttpClient>();
 
   constructor(private readonly deps: ExtractionDeps) {
     this.registry =
@@ -71,6 +78,28 @@ export class ExtractionService {
 
   private context(signal?: AbortSignal): ExtractContext {
     return { http: this.deps.http, log: this.deps.log, ...(signal ? { signal } : {}) };
+  }
+
+  /** The admin cookies stored for a platform (undefined when there are none). */
+  async cookiesFor(platform: Platform): Promise<readonly Cookie[] | undefined> {
+    return this.deps.cookies?.load(platform);
+  }
+
+  /**
+   * The context for extracting a platform's target: its requests carry the
+   * platform's cookies that match each URL, and yt-dlp gets them as a file.
+   * Short-link resolution runs before the platform is known, without cookies.
+   */
+  private async contextFor(platform: Platform, signal?: AbortSignal): Promise<ExtractContext> {
+    const ctx = this.context(signal);
+    const cookies = await this.cookiesFor(platform);
+    if (!cookies?.length) return ctx;
+    let http = this.cookieClients.get(cookies);
+    if (!http) {
+      http = this.deps.http.withCookies((url) => cookieHeaderFor(cookies, url));
+      this.cookieClients.set(cookies, http);
+    }
+    return { ...ctx, http, cookies };
   }
 
   private ttlFor(info: { platform: Platform; is_live?: boolean }): number {
@@ -157,7 +186,7 @@ export class ExtractionService {
     const metrics = this.deps.metrics?.extractions;
     this.assertReplayable(target, extractor);
     await takeBudget(cache, target.platform, config.platformBudget[target.platform]);
-    const ctx = this.context(signal);
+    const ctx = await this.contextFor(target.platform, signal);
     const engine = extractor === this.registry.generic ? 'ytdlp' : 'native';
     let info: VideoInfo;
     try {
@@ -206,7 +235,8 @@ export class ExtractionService {
       const t = engine === extractor ? target : this.registry.generic.match(new URL(target.url))!;
       this.assertReplayable(t, engine);
       await takeBudget(this.deps.cache, target.platform, this.deps.config.platformBudget[target.platform]);
-      const playlist = await engine.extractPlaylist!(t, this.context(), page).catch((err: unknown) => {
+      const ctx = await this.contextFor(target.platform);
+      const playlist = await engine.extractPlaylist!(t, ctx, page).catch((err: unknown) => {
         throw asAppError(err, this.deps.log);
       });
       await this.store(key, playlist, this.ttlFor({ platform: target.platform }));

@@ -36,9 +36,9 @@ export interface ApiSession {
   headers: Record<string, string>;
 }
 
+// Admin cookies, if any, are added by ctx.http (only to the hosts they belong to).
 export async function openSession(ctx: ExtractContext): Promise<ApiSession> {
-  const cookie = await ctx.cookieHeader?.('bilibili');
-  return { ctx, headers: { Referer: 'https://www.bilibili.com/', ...(cookie ? { Cookie: cookie } : {}) } };
+  return { ctx, headers: { Referer: 'https://www.bilibili.com/' } };
 }
 
 export function apiGet<T>(session: ApiSession, path: string, query: string): Promise<ApiEnvelope<T>> {

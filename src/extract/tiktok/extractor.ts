@@ -28,13 +28,12 @@ export const tiktokExtractor: Extractor = {
 };
 
 async function fetchPage(id: string, ctx: ExtractContext): Promise<{ detail: VideoDetail; cookies: string[] }> {
-  const adminCookie = await ctx.cookieHeader?.('tiktok');
+  // Admin cookies, if any, are added by ctx.http (only to the hosts they belong to).
   const res = await ctx.http.getText(pageUrl(id), {
     headers: {
       // A desktop browser UA (the client default) gets the full page; crawler UAs get a decoy without data.
       Accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
       'Accept-Language': 'en-US,en;q=0.9',
-      ...(adminCookie ? { Cookie: adminCookie } : {}),
     },
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });

@@ -53,6 +53,7 @@ export function createYtdlpExtractor(opts: YtdlpExtractorOptions): Extractor {
       ytdlpPath: opts.ytdlpPath,
       timeoutMs: opts.timeoutMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
+      ...(ctx.cookies ? { cookies: ctx.cookies } : {}),
       ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}),
     });
   }

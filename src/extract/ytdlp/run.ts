@@ -9,6 +9,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { AppError } from '../../errors/app-error.js';
 import { parseUserUrl } from '../../infra/http-client/ssrf-guard.js';
 import { ytdlpError } from './errors.js';
+import { cookieArgs, withCookieFile } from '../cookies/cookie-file.js';
+import type { Cookie } from '../cookies/netscape.js';
 
 export const MAX_STDOUT_BYTES = 32 * 1024 * 1024;
 const MAX_STDERR_CHARS = 64 * 1024;
@@ -144,6 +146,8 @@ export interface YtdlpRunOptions extends ProcessOptions {
   ytdlpPath?: string;
   /** per-connection timeout handed to yt-dlp; defaults to the whole deadline */
   socketTimeoutS?: number;
+  /** Handed over as `--cookies` in a private temporary file, removed when yt-dlp exits. */
+  cookies?: readonly Cookie[];
 }
 
 /**
@@ -154,18 +158,21 @@ export interface YtdlpRunOptions extends ProcessOptions {
 export async function runYtdlp(rawUrl: string, args: string[], opts: YtdlpRunOptions): Promise<string> {
   const url = parseUserUrl(rawUrl);
   const socketTimeoutS = opts.socketTimeoutS ?? Math.max(1, Math.ceil(opts.timeoutMs / 1000));
-  const fullArgs = [
-    '--ignore-config', // alias --no-config: no user/system/portable config file is loaded
-    '--no-warnings',
-    '--socket-timeout',
-    String(socketTimeoutS),
-    ...args,
-    '--', // the URL can never be parsed as an option
-    url.href,
-  ];
-  const res = await runProcess(resolveYtdlpPath(opts.ytdlpPath), fullArgs, opts);
-  if (res.code !== 0) throw ytdlpError(res.stderr);
-  return res.stdout;
+  return withCookieFile(opts.cookies, async (cookieFile) => {
+    const fullArgs = [
+      '--ignore-config', // alias --no-config: no user/system/portable config file is loaded
+      '--no-warnings',
+      '--socket-timeout',
+      String(socketTimeoutS),
+      ...cookieArgs(cookieFile),
+      ...args,
+      '--', // the URL can never be parsed as an option
+      url.href,
+    ];
+    const res = await runProcess(resolveYtdlpPath(opts.ytdlpPath), fullArgs, opts);
+    if (res.code !== 0) throw ytdlpError(res.stderr);
+    return res.stdout;
+  });
 }
 
 /** `runYtdlp` for `-J` modes: parses the single JSON document it prints. */

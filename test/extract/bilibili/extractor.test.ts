@@ -358,7 +358,7 @@ describe('bilibiliExtractor: API requests', () => {
 
   it('sends the Referer on every API request, and the admin cookie when there is one', async () => {
     await extract('https://www.bilibili.com/video/BV1Et4y1r7Eu', {
-      cookieHeader: (platform) => Promise.resolve(platform === 'bilibili' ? 'SESSDATA=abc; buvid3=xyz' : undefined),
+      http: http.withCookies((url) => (url.hostname.endsWith('bilibili.com') ? 'SESSDATA=abc; buvid3=xyz' : undefined)),
     });
     const api = replay.requests.filter((r) => r.host === API);
     expect(api.map((r) => r.path).sort()).toEqual([PLAYURL, PLAYER_V2, VIEW, '/x/web-interface/nav'].sort());

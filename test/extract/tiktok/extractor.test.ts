@@ -203,7 +203,7 @@ describe('tiktok extractor: response variations', () => {
       pageRoute('blocked', '4', 'Too many requests', { status: 429 }),
     ]);
     http = new HttpClient({ upstreamRewrite: replay.url });
-    ctx = { http, log: pino({ level: 'silent' }), cookieHeader: async () => 'sessionid=admin-secret' };
+    ctx = { http: http.withCookies(() => 'sessionid=admin-secret'), log: pino({ level: 'silent' }) };
   });
   afterAll(async () => {
     await http.close();
