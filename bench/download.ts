@@ -11,14 +11,19 @@
  * Our downloader always runs in a child process (bench/lib/download-child.ts,
  * bundled with esbuild and run on plain Node like the built service), so it
  * does not share an event loop with the file server, as yt-dlp and curl don't.
+ *
+ * BENCH_BASELINE=REV (e.g. HEAD) adds the downloader as of that git revision
+ * (src/delivery/downloader/ read with `git show`, everything else current) to
+ * every part, interleaved with the rest: before/after figures from one run.
  */
-import { spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, stat, statfs, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { sha256File } from '../src/delivery/downloader/http-download.js';
 import type { BenchReport } from './extraction.js';
 import type { ChildReport } from './lib/download-child.js';
@@ -35,7 +40,7 @@ const CFG = {
   fileMiB: 200,
   blockMiB: 8,
   /** runs per tool, interleaved */
-  runs: 3,
+  runs: 5,
   /** yt-dlp's fixed cost (start-up, generic extraction) is measured on a file this small */
   tinyBytes: 1024,
   concurrent: 20,
@@ -46,23 +51,39 @@ const CFG = {
   singleTimeoutMs: 60_000,
   concurrentTimeoutMs: 150_000,
   /** no new throughput round starts after this much time */
-  throughputBudgetMs: 90_000,
+  throughputBudgetMs: 180_000,
   /** the aims the lead set */
   aims: { oursOverYtdlp: 1.0, oursOverCurl: 0.8, concurrentRssMB: 150 },
 };
 
-type Tool = 'ours' | 'ours-1conn' | 'yt-dlp' | 'curl';
+type Tool = 'ours' | 'baseline' | 'ours-1conn' | 'yt-dlp' | 'curl';
 
-const TOOLS: { tool: Tool; label: string; detail: string }[] = [
+/** BENCH_BASELINE: a git revision whose downloader runs alongside the current one (as its short commit id). */
+const BASELINE = ((rev: string | undefined) => {
+  if (!rev) return undefined;
+  if (!/^[\w./~^-]{1,100}$/.test(rev)) throw new Error('BENCH_BASELINE: not a git revision');
+  return execFileSync('git', ['rev-parse', '--short', '--verify', `${rev}^{commit}`], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).trim();
+})(process.env.BENCH_BASELINE);
+
+const ALL_TOOLS: { tool: Tool; label: string; detail: string }[] = [
   {
     tool: 'ours',
     label: 'ours (downloadHttp)',
-    detail: 'default: 4 connections × 8 MiB chunks, datasync before rename',
+    detail: 'default: 4 connections × 8 MiB chunks',
   },
   { tool: 'yt-dlp', label: 'yt-dlp', detail: 'generic extractor, --no-part, one stream' },
   { tool: 'curl', label: 'curl', detail: 'curl -s -o, one stream' },
   { tool: 'ours-1conn', label: 'ours, 1 connection', detail: 'connections: 1 (no chunking), for context' },
+  {
+    tool: 'baseline',
+    label: `ours @ ${BASELINE ?? '-'}`,
+    detail: `the downloader as of ${BASELINE ?? '-'} (default options), for before/after`,
+  },
 ];
+const TOOLS = ALL_TOOLS.filter((t) => t.tool !== 'baseline' || BASELINE !== undefined);
 
 interface Machine extends BaseMachine {
   curl: string;
@@ -77,7 +98,7 @@ interface RunRecord {
   wallMs: number;
   /** ours: the downloadHttp call inside the child; others: wallMs */
   transferMs: number;
-  /** fdatasync of the output after the tool exited (ours has already synced) */
+  /** fdatasync of the output after the tool exited (none of them syncs its output itself) */
   flushMs: number;
   size: number;
   sha256?: string;
@@ -141,11 +162,13 @@ export interface DownloadResults {
     /** yt-dlp's speed with its fixed cost (ytdlpFixedMs p50) taken off */
     oursOverYtdlpTransferOnly: number;
     oursOverCurl: number;
-    /** curl charged with flushing its output to disk, as ours does */
+    /** both charged with flushing their output to disk */
     oursOverCurlWithFlush: number;
   };
   memory: MemoryRow[];
   concurrent: ConcurrentResult;
+  /** BENCH_BASELINE runs only */
+  baseline?: { rev: string; oursOverBaseline: number; concurrent: ConcurrentResult };
   aims: { oursOverYtdlp: boolean; oursOverCurl: boolean; concurrentRss: boolean };
 }
 
@@ -193,11 +216,12 @@ interface ChildCommand {
  * built service: `--import tsx` alone adds ~30 MiB of RSS (its loader thread).
  * Falls back to tsx when that fails.
  */
-async function prepareChild(dir: string, progress: (msg: string) => void): Promise<ChildCommand> {
+async function prepareChild(dir: string, progress: (msg: string) => void, rev?: string): Promise<ChildCommand> {
   try {
     const esbuild = await import('esbuild');
-    const outfile = path.join(dir, 'download-child.mjs');
+    const outfile = path.join(dir, rev ? 'download-child-baseline.mjs' : 'download-child.mjs');
     await esbuild.build({
+      plugins: rev ? [downloaderAt(rev)] : [],
       entryPoints: [CHILD_SRC],
       bundle: true,
       platform: 'node',
@@ -207,12 +231,33 @@ async function prepareChild(dir: string, progress: (msg: string) => void): Promi
       outfile,
       logLevel: 'error',
     });
-    await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir').catch((err: unknown) => {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+    });
     return { cmd: process.execPath, args: [outfile], runtime: 'plain Node (child bundled with esbuild)' };
   } catch (err) {
+    if (rev) throw err; // a baseline has no tsx fallback: it only exists as a bundle
     progress(`esbuild bundle failed (${String(err)}); running the child under tsx (~30 MiB more RSS)`);
     return { cmd: process.execPath, args: ['--import', 'tsx', CHILD_SRC], runtime: 'node --import tsx' };
   }
+}
+
+const DOWNLOADER_DIR = path.join(ROOT, 'src/delivery/downloader');
+
+/** An esbuild plugin that reads src/delivery/downloader/*.ts as of git revision `rev` (files it lacks stay current). */
+function downloaderAt(rev: string): import('esbuild').Plugin {
+  const git = promisify(execFile);
+  return {
+    name: 'downloader-at-revision',
+    setup(build) {
+      build.onLoad({ filter: /\/src\/delivery\/downloader\/[^/]+\.ts$/ }, async (args) => {
+        if (path.dirname(args.path) !== DOWNLOADER_DIR) return undefined;
+        const rel = path.relative(ROOT, args.path).split(path.sep).join('/');
+        const old = await git('git', ['show', `${rev}:${rel}`], { cwd: ROOT, maxBuffer: 8 * MiB }).catch(() => null);
+        return old ? { contents: old.stdout, loader: 'ts', resolveDir: DOWNLOADER_DIR } : undefined;
+      });
+    },
+  };
 }
 
 /** Runs a command, returns its stdout and wall time; rejects on a non-zero exit or the timeout. */
@@ -264,14 +309,15 @@ async function runTool(
   round: number,
   url: string,
   outDir: string,
-  child: ChildCommand,
+  children: { current: ChildCommand; baseline?: ChildCommand },
   hash: boolean,
 ): Promise<RunRecord> {
   let wallMs: number;
   let transferMs: number;
   let out: string;
   let report: ChildReport | undefined;
-  if (tool === 'ours' || tool === 'ours-1conn') {
+  if (tool === 'ours' || tool === 'ours-1conn' || tool === 'baseline') {
+    const child = tool === 'baseline' ? children.baseline! : children.current;
     const args = [...child.args, url, outDir, '1', ...(tool === 'ours-1conn' ? ['1'] : [])];
     const r = await timed(child.cmd, args, CFG.singleTimeoutMs);
     report = parseChild(r.stdout);
@@ -390,7 +436,7 @@ function render(r: DownloadResults): { text: string; markdown: string } {
     fmtMs(t.transferMs.p50),
     `${fmtMs(t.transferMs.min)}–${fmtMs(t.transferMs.max)}`,
     fmtMs(t.wallMs.p50),
-    t.tool.startsWith('ours') ? '(synced)' : fmtMs(t.flushMs.p50),
+    fmtMs(t.flushMs.p50),
     t.detail,
   ]);
   const q = r.ratios;
@@ -408,10 +454,17 @@ function render(r: DownloadResults): { text: string; markdown: string } {
       `without yt-dlp's fixed cost per invocation, ${fmtMs(r.ytdlpFixedMs.p50)} measured on a ${CFG.tinyBytes} B file`,
     ],
     ['ours / curl', fmtRatio(q.oursOverCurl), `aim ≥ ${a.oursOverCurl}×: ${mark(r.aims.oursOverCurl)}`],
-    ['ours / (curl + flush)', fmtRatio(q.oursOverCurlWithFlush), 'curl charged with the fdatasync ours does'],
+    ...(r.baseline
+      ? [[`ours / ours @ ${r.baseline.rev}`, fmtRatio(r.baseline.oursOverBaseline), 'before/after, same run']]
+      : []),
+    [
+      '(ours + flush) / (curl + flush)',
+      fmtRatio(q.oursOverCurlWithFlush),
+      'both charged with an fdatasync of the output',
+    ],
   ];
   const memHead = ['case', 'n', 'RSS before', 'RSS peak (50 ms samples)', 'VmHWM', 'V8 heap peak', 'Buffers peak'];
-  const memRows = [...r.memory, r.concurrent.memory].map((x) => [
+  const memRows = [...r.memory, r.concurrent.memory, ...(r.baseline ? [r.baseline.concurrent.memory] : [])].map((x) => [
     x.case,
     String(x.n),
     fmtMiB(x.beforeMiB),
@@ -421,6 +474,7 @@ function render(r: DownloadResults): { text: string; markdown: string } {
     fmtMiB(x.arrayBuffersPeakMiB),
   ]);
   const c = r.concurrent;
+  const b = r.baseline?.concurrent;
   const concRows = [
     ['downloads', `${c.downloads} × ${c.fileMiB} MiB${c.reducedFile ? ' (reduced: not enough disk space)' : ''}`],
     ['wall time', fmtMs(c.wallMs)],
@@ -433,14 +487,22 @@ function render(r: DownloadResults): { text: string; markdown: string } {
       'peak RSS',
       `${fmtMiB(c.memory.sampledPeakMiB)} (VmHWM ${fmtMiB(c.memory.hwmMiB)}); aim < ${a.concurrentRssMB} MB (${fmtMiB((a.concurrentRssMB * 1e6) / MiB)}): ${mark(r.aims.concurrentRss)}`,
     ],
+    ...(b
+      ? [
+          [
+            `ours @ ${r.baseline!.rev}`,
+            `${fmtMiBps(b.aggregateMiBps)} aggregate in ${fmtMs(b.wallMs)}, peak RSS ${fmtMiB(b.memory.sampledPeakMiB)} (VmHWM ${fmtMiB(b.memory.hwmMiB)})`,
+          ],
+        ]
+      : []),
   ];
   const method =
     `Loopback, one ${fileDesc} served from the page cache by a streaming Node server with Range support. ` +
     `Runs interleaved (${r.tools.map((t) => t.tool).join(', ')}, then again) so background noise hits all alike; ` +
     `every output's size checked, the first run of each sha256-checked. ` +
     `Our downloader runs in a child process (${r.childRuntime}); its time is the downloadHttp call, which is how the worker runs it; ` +
-    `yt-dlp and curl times are their whole invocation (the process column is spawn to exit for all). Each output is fdatasync'ed after the tool exits (the flush column), ` +
-    `which ours already does before its rename.`;
+    `yt-dlp and curl times are their whole invocation (the process column is spawn to exit for all). Each output is fdatasync'ed after the tool exits (the flush column); ` +
+    `none of the tools syncs its own output.`;
   const text = [
     `machine: ${facts}`,
     '',
@@ -474,6 +536,9 @@ function render(r: DownloadResults): { text: string; markdown: string } {
       `peak RSS ${fmtMiB(Math.max(c.memory.sampledPeakMiB, c.memory.hwmMiB))} (aim < ${a.concurrentRssMB} MB: ${mark(r.aims.concurrentRss)}).` +
       (c.reducedFile
         ? ` The disk had too little room for ${c.downloads} × ${CFG.fileMiB} MiB, so a ${c.fileMiB} MiB file was used.`
+        : '') +
+      (b
+        ? ` The downloader as of ${r.baseline!.rev}, in the same run: ${fmtMiBps(b.aggregateMiBps)} aggregate (${fmtMs(b.wallMs)}), peak RSS ${fmtMiB(Math.max(b.memory.sampledPeakMiB, b.memory.hwmMiB))}.`
         : ''),
     '',
   ].join('\n');
@@ -496,6 +561,8 @@ export async function runDownloadBench(progress: (msg: string) => void = () => {
     const sha256 = makeRandomFile(path.join(srcDir, bigName), bytes, CFG.blockMiB * MiB);
     makeRandomFile(path.join(srcDir, 'tiny.mp4'), CFG.tinyBytes, CFG.tinyBytes);
     const child = await prepareChild(childDir, progress);
+    const baselineChild = BASELINE ? await prepareChild(childDir, progress, BASELINE) : undefined;
+    const children = { current: child, ...(baselineChild ? { baseline: baselineChild } : {}) };
     server = await startFileServer(srcDir);
     const url = `${server.url}/${bigName}`;
 
@@ -511,7 +578,7 @@ export async function runDownloadBench(progress: (msg: string) => void = () => {
         `throughput round ${round + 1}/${CFG.runs}: ${TOOLS.map((t) => t.tool).join(', ')}, yt-dlp on the tiny file`,
       );
       for (const { tool } of TOOLS) {
-        const rec = await runTool(tool, round, url, outDir, child, round === 0);
+        const rec = await runTool(tool, round, url, outDir, children, round === 0);
         check(rec.size === bytes, `${tool} run ${round + 1}: ${rec.size} bytes, expected ${bytes}`);
         if (rec.sha256 !== undefined) check(rec.sha256 === sha256, `${tool} run ${round + 1}: sha256 differs`);
         runs.push(rec);
@@ -546,16 +613,25 @@ export async function runDownloadBench(progress: (msg: string) => void = () => {
       oursOverYtdlp: ours / row('yt-dlp').mibps.p50,
       oursOverYtdlpTransferOnly: ours / speeds('yt-dlp', (x) => Math.max(1, x.wallMs - ytdlpFixedMs.p50)),
       oursOverCurl: ours / row('curl').mibps.p50,
-      oursOverCurlWithFlush: ours / speeds('curl', (x) => x.wallMs + x.flushMs),
+      oursOverCurlWithFlush:
+        speeds('ours', (x) => x.transferMs + x.flushMs) / speeds('curl', (x) => x.wallMs + x.flushMs),
     };
     const childReports = (t: Tool) => runs.filter((x) => x.tool === t && x.child).map((x) => x.child!);
     const memory = [
       memoryRow(`1 download, default options`, childReports('ours')),
       memoryRow(`1 download, 1 connection`, childReports('ours-1conn')),
+      ...(BASELINE ? [memoryRow(`1 download @ ${BASELINE}`, childReports('baseline'))] : []),
     ];
 
     progress(`${CFG.concurrent} concurrent downloads in one child process`);
     const concurrent = await concurrentBench(server, srcDir, outDir, bigName, child, progress);
+    let baseline: DownloadResults['baseline'];
+    if (baselineChild) {
+      progress(`${CFG.concurrent} concurrent downloads @ ${BASELINE}`);
+      const c = await concurrentBench(server, srcDir, outDir, bigName, baselineChild, progress);
+      c.memory.case = `${CFG.concurrent} concurrent @ ${BASELINE}`;
+      baseline = { rev: BASELINE!, oursOverBaseline: ours / row('baseline').mibps.p50, concurrent: c };
+    }
     machine.loadAvg.end = round(os.loadavg()[0]!);
 
     const results: DownloadResults = {
@@ -573,6 +649,7 @@ export async function runDownloadBench(progress: (msg: string) => void = () => {
       ratios,
       memory,
       concurrent,
+      ...(baseline ? { baseline } : {}),
       aims: {
         oursOverYtdlp: ratios.oursOverYtdlp >= CFG.aims.oursOverYtdlp,
         oursOverCurl: ratios.oursOverCurl >= CFG.aims.oursOverCurl,

@@ -1,6 +1,7 @@
 /**
  * One download task, end to end: extract → choose formats → fetch (our
- * downloader) → merge/convert (ffmpeg child process) → storage → completed.
+ * downloader) → subtitles (subtitles.ts) → merge/convert (ffmpeg child
+ * process) → storage (media, thumbnail, sidecar subtitles) → completed.
  * Every step is resumable: the work directory is keyed by the task, so a
  * rerun after a crash continues the `.part` files it finds.
  */
@@ -14,15 +15,24 @@ import type { Format, VideoInfo } from '../extract/model.js';
 import type { DB, DownloadTask } from '../infra/db/schema.js';
 import type { HttpClient } from '../infra/http-client/http-client.js';
 import type { ObjectStorage } from '../infra/storage/storage.js';
+import { abortKindOf } from '../infra/queue/memory-queue.js';
 import { extractThumbnail, mergeAv, remuxOrTranscodeAudio, remuxToContainer } from '../media/ffmpeg.js';
 import { downloadFormat, reasonOf, type DownloadProgress } from './downloader/index.js';
 import { downloadWithYtdlp, needsYtdlp, ytdlpSettingsOf } from './downloader/ytdlp-download.js';
-import type { DownloadOptions } from './options.js';
-import { isAudioContainer } from './options.js';
+import type { DownloadOptions, SubtitleMode } from './options.js';
+import { isAudioContainer, isValidLanguage } from './options.js';
 import { taskEvent, type ProgressPublisher } from './progress.js';
 import { selectFormats, type Selection } from './select-formats.js';
 import { CONTENT_TYPES, storageKeys } from './storage-key.js';
-import { transition, updateProgress } from './tasks.js';
+import {
+  prepareSubtitles,
+  sidecarKey,
+  SUBTITLE_CONTENT_TYPES,
+  type PreparedSubtitles,
+  type SidecarFile,
+  type SubtitleRecord,
+} from './subtitles.js';
+import { getTask, transition, updateProgress } from './tasks.js';
 import { RUNNING_STATUSES } from './task-status.js';
 
 export interface PipelineDeps {
@@ -104,13 +114,18 @@ export async function runPipeline(deps: PipelineDeps, task: DownloadTask, signal
   await publisher.publish('task_status', taskEvent(current));
 
   const ext = selection.container;
+  const audio = options.audio_only || isAudioContainer(ext);
+  const subs = await fetchSubtitles(deps, task, info, parts(), options, audio, dir, signal);
+  // `pt_BR` is a fine request but not a language tag a container takes.
+  const embedded =
+    subs?.mode === 'embed' ? subs.ready.map((s) => ({ path: s.path, lang: s.language.replace(/_/g, '-') })) : [];
   const output = path.join(dir, `output.${ext}`);
   const common = {
     signal,
     ffmpegPath: deps.ffmpegPath,
     metadata: { title: info.title, ...(info.uploader ? { artist: info.uploader } : {}) },
   };
-  if (options.audio_only || isAudioContainer(ext)) {
+  if (audio) {
     await remuxOrTranscodeAudio({
       ...common,
       input: files[files.length - 1]!,
@@ -125,33 +140,151 @@ export async function runPipeline(deps: PipelineDeps, task: DownloadTask, signal
       output,
       container: ext as 'mp4' | 'webm' | 'mkv',
       durationHint: info.duration,
+      subtitles: embedded,
     });
   } else {
-    await remuxToContainer({ ...common, input: files[0]!, output, container: ext as 'mp4' | 'webm' | 'mkv' });
+    await remuxToContainer({
+      ...common,
+      input: files[0]!,
+      output,
+      container: ext as 'mp4' | 'webm' | 'mkv',
+      subtitles: embedded,
+    });
   }
 
   const keys = storageKeys(task.user_id, task.video_key ?? info.id, ext, task.id);
-  // The thumbnail is cut from the output before storage takes the file (putFile moves it).
-  if (!isAudioContainer(ext)) await storeThumbnail(deps, dir, output, keys.thumbnail, info, signal);
-  const stored = await deps.storage.putFile(keys.media, output, CONTENT_TYPES[ext] ?? 'application/octet-stream');
+  // Everything stored so far goes again if the task does not end `completed` (a failure, or a cancel
+  // that came while the files were going up): a cancelled or failed task leaves nothing in storage.
+  const storedKeys: string[] = [];
+  try {
+    // The thumbnail is cut from the output before storage takes the file (putFile moves it).
+    if (!audio && (await storeThumbnail(deps, dir, output, keys.thumbnail, info, signal))) {
+      storedKeys.push(keys.thumbnail);
+    }
+    const stored = await deps.storage.putFile(keys.media, output, CONTENT_TYPES[ext] ?? 'application/octet-stream');
+    storedKeys.push(stored.key);
+    const record = subs && (await storeSidecars(deps, subs, stored.key, storedKeys));
 
-  // The work files go before the row says `completed`: a reader that sees the task completed never finds
-  // them, and a crash in between leaves a `processing` task that simply runs again (no orphaned files).
-  await rm(dir, { recursive: true, force: true }).catch((err: unknown) =>
-    log.warn({ err, task: task.id }, 'could not remove the work directory'),
-  );
-  const done = await transition(
-    db,
-    task.id,
-    'completed',
-    { file_path: stored.key, file_size: stored.size, progress: 100, eta_seconds: 0, completed_at: new Date() },
-    ['processing'],
-  );
-  if (!done) throw new AppError('conflict', 'The task changed state while it was being stored');
-  return done;
+    // The work files go before the row says `completed`: a reader that sees the task completed never finds
+    // them, and a crash in between leaves a `processing` task that simply runs again (no orphaned files).
+    await rm(dir, { recursive: true, force: true }).catch((err: unknown) =>
+      log.warn({ err, task: task.id }, 'could not remove the work directory'),
+    );
+    const done = await transition(
+      db,
+      task.id,
+      'completed',
+      {
+        file_path: stored.key,
+        file_size: stored.size,
+        progress: 100,
+        eta_seconds: 0,
+        completed_at: new Date(),
+        ...(record ? { selected_formats: JSON.stringify({ ...explain(selection), subtitles: record }) } : {}),
+      },
+      ['processing'],
+    );
+    if (!done) throw new AppError('conflict', 'The task changed state while it was being stored');
+    return done;
+  } catch (err) {
+    await removeStored(deps, task.id, storedKeys, signal);
+    throw err;
+  }
 }
 
-/** Best effort: a video without a thumbnail is still a finished download. */
+/**
+ * A run that did not complete takes its stored files back, except where they
+ * may be someone else's: the keys are the task's, so a row another worker
+ * completed points at them, and after a lost job lock another worker may be
+ * storing them right now.
+ */
+async function removeStored(deps: PipelineDeps, taskId: string, keys: string[], signal: AbortSignal): Promise<void> {
+  if (keys.length === 0 || abortKindOf(signal) === 'lost') return;
+  const row = await getTask(deps.db, taskId).catch(() => undefined);
+  if (!row || row.status === 'completed') return;
+  await Promise.all(
+    keys.map((key) =>
+      deps.storage.delete(key).catch((err: unknown) => deps.log.warn({ err, key }, 'could not remove a stored file')),
+    ),
+  );
+}
+
+interface FetchedSubtitles extends PreparedSubtitles {
+  mode: SubtitleMode;
+  requested: string[];
+}
+
+/**
+ * The requested subtitle tracks, fetched and normalized into the work
+ * directory; null when none were asked for, or only embedded ones for an
+ * audio file (which has nowhere to put them).
+ */
+async function fetchSubtitles(
+  deps: PipelineDeps,
+  task: DownloadTask,
+  info: VideoInfo,
+  formats: Format[],
+  options: DownloadOptions,
+  audio: boolean,
+  dir: string,
+  signal: AbortSignal,
+): Promise<FetchedSubtitles | null> {
+  // Checked again here: the languages name storage keys, and task rows outlive code versions.
+  const languages = Array.isArray(options.subtitles?.languages)
+    ? options.subtitles.languages.filter(isValidLanguage)
+    : [];
+  const mode: SubtitleMode = options.subtitles?.mode === 'sidecar' ? 'sidecar' : 'embed';
+  if (!languages.length || (audio && mode === 'embed')) return null;
+  // Only what identifies the client: a cookie for the media host is not for the subtitle host.
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(formats[0]?.http_headers ?? {})) {
+    if (/^(referer|user-agent|origin)$/i.test(k)) headers[k.toLowerCase()] = v;
+  }
+  const prepared = await prepareSubtitles({
+    http: deps.http,
+    ffmpegPath: deps.ffmpegPath,
+    log: deps.log,
+    subtitles: info.subtitles,
+    languages,
+    mode,
+    dir,
+    guard: task.platform === 'generic',
+    headers,
+    signal,
+  });
+  return { ...prepared, mode, requested: languages };
+}
+
+/** Puts the sidecar files next to the media (same key stem + `.{lang}.{vtt|srt}`); returns what the task records. */
+async function storeSidecars(
+  deps: PipelineDeps,
+  subs: FetchedSubtitles,
+  mediaKey: string,
+  storedKeys: string[],
+): Promise<SubtitleRecord> {
+  const files: SidecarFile[] = [];
+  if (subs.mode === 'sidecar') {
+    for (const s of subs.ready) {
+      const format = s.format === 'srt' ? 'srt' : 'vtt';
+      const stored = await deps.storage.putFile(
+        sidecarKey(mediaKey, s.language, format),
+        s.path,
+        SUBTITLE_CONTENT_TYPES[format],
+      );
+      storedKeys.push(stored.key);
+      files.push({ language: s.language, format, size: stored.size });
+    }
+  }
+  return {
+    mode: subs.mode,
+    requested: subs.requested,
+    embedded: subs.mode === 'embed' ? subs.ready.map((s) => s.language) : [],
+    files,
+    missing: subs.missing,
+  };
+}
+
+/** Best effort: a video without a thumbnail is still a finished download. True when it was stored. */
 async function storeThumbnail(
   deps: PipelineDeps,
   dir: string,
@@ -159,7 +292,7 @@ async function storeThumbnail(
   key: string,
   info: VideoInfo,
   signal: AbortSignal,
-) {
+): Promise<boolean> {
   const jpg = path.join(dir, 'thumbnail.jpg');
   try {
     await extractThumbnail({
@@ -171,8 +304,10 @@ async function storeThumbnail(
       ffmpegPath: deps.ffmpegPath,
     });
     await deps.storage.putFile(key, jpg, 'image/jpeg');
+    return true;
   } catch (err) {
     deps.log.warn({ err }, 'could not make a thumbnail');
+    return false;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Post-processing of downloaded media with ffmpeg: merging DASH video + audio,
- * audio extraction, container changes and thumbnails. All the heavy work runs
+ * audio extraction, container changes, subtitle conversion and thumbnails. All the heavy work runs
  * in an ffmpeg child process (through the bounded `runProcess`), so the event
  * loop only ever parses a few progress lines.
  *
@@ -11,7 +11,7 @@
  * sibling and renamed into place on success, so a failed or aborted job never
  * leaves a half-written file behind under the real name.
  */
-import { rename, rm, stat } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { AppError, isAppError } from '../errors/app-error.js';
 import { runProcess } from '../extract/ytdlp/run.js';
 import {
@@ -121,12 +121,7 @@ export async function mergeAv(opts: MergeAvOptions): Promise<MuxResult> {
   const c = opts.container;
   const plan = streamArgs(c, vInfo.video, aInfo.audio, 0, 1);
 
-  const subArgs: string[] = [];
-  subtitles.forEach((s, i) => {
-    subArgs.push('-map', `${i + 2}:s:0`, `-c:s:${i}`, subtitleCodec(c, s.path));
-    const lang = languageTag(c, s.lang);
-    if (lang) subArgs.push(`-metadata:s:s:${i}`, `language=${lang}`);
-  });
+  const subArgs = subtitleArgs(c, subtitles, 2);
 
   const hint = opts.durationHint;
   const durationSeconds = typeof hint === 'number' && hint > 0 ? hint : maxDuration(vInfo, aInfo);
@@ -138,7 +133,7 @@ export async function mergeAv(opts: MergeAvOptions): Promise<MuxResult> {
     args: (out) => [
       ...inputArgs(opts.video),
       ...inputArgs(opts.audio),
-      ...subtitles.flatMap((s) => inputArgs(s.path)),
+      ...subtitles.flatMap((s) => inputArgs(s.path, SUBTITLE_INPUT_FORMATS)),
       ...plan.args,
       ...subArgs,
       ...metadataArgs(opts.metadata),
@@ -201,37 +196,102 @@ export interface RemuxOptions extends MediaJobOptions {
   input: string;
   output: string;
   container: VideoContainer;
+  /** text subtitles to add (the input's own subtitle streams are dropped) */
+  subtitles?: SubtitleInput[];
   metadata?: MediaMetadata;
 }
 
 /**
  * Rewrites a file (e.g. an HLS `.ts`, or a progressive mp4/webm) into another
  * container, keeping its first video and first audio stream: copied where the
- * container takes the codec, re-encoded where it does not.
+ * container takes the codec, re-encoded where it does not. Text subtitles are
+ * embedded as in mergeAv.
  */
 export async function remuxToContainer(opts: RemuxOptions): Promise<MuxResult> {
   assertContainer(opts.container);
   assertLocalPath(opts.input, 'input');
-  assertOutput(opts.output, [opts.input]);
+  const subtitles = opts.subtitles ?? [];
+  subtitles.forEach((s, i) => assertLocalPath(s?.path, `subtitle input ${i + 1}`));
+  const labels: Record<string, string> = { [opts.input]: 'input' };
+  subtitles.forEach((s, i) => (labels[s.path] ??= `subtitle input ${i + 1}`));
+  assertOutput(opts.output, Object.keys(labels));
   const info = await probeInput(opts.input, 'input', opts);
   if (!info.video && !info.audio) throw new AppError('internal_error', 'The input has no audio or video');
   const plan = streamArgs(opts.container, info.video, info.audio, 0, 0);
   await runJob(opts, {
     operation: 'Remuxing the media',
     output: opts.output,
-    labels: { [opts.input]: 'input' },
+    labels,
     durationSeconds: info.duration,
     args: (out) => [
       ...inputArgs(opts.input),
+      ...subtitles.flatMap((s) => inputArgs(s.path, SUBTITLE_INPUT_FORMATS)),
       ...plan.args,
-      '-sn',
+      // -sn would also drop the mapped subtitle inputs; without them it keeps the input's own out.
+      ...(subtitles.length ? subtitleArgs(opts.container, subtitles, 1) : ['-sn']),
       '-dn',
       ...metadataArgs(opts.metadata),
       ...muxArgs(opts.container),
       out,
     ],
   });
-  return { video: plan.video, audio: plan.audio, subtitles: 0, durationSeconds: info.duration };
+  return { video: plan.video, audio: plan.audio, subtitles: subtitles.length, durationSeconds: info.duration };
+}
+
+export type SubtitleFormat = 'vtt' | 'srt' | 'ass';
+
+export interface SubtitleConvertOptions extends MediaJobOptions {
+  /** a .vtt, .srt or .ass file (checked by content, not by name) */
+  input: string;
+  output: string;
+  format: SubtitleFormat;
+}
+
+const SUBTITLE_OUT: Record<SubtitleFormat, { codec: string; muxer: string }> = {
+  vtt: { codec: 'webvtt', muxer: 'webvtt' },
+  srt: { codec: 'srt', muxer: 'srt' },
+  ass: { codec: 'ass', muxer: 'ass' },
+};
+
+/**
+ * Rewrites a text subtitle file as WebVTT, SRT or ASS. Also what proves an
+ * upstream file parses at all: ffmpeg refuses anything that is not one of
+ * the three (no playlists or other demuxers) and writes only cues it read;
+ * a result without a single cue is refused too.
+ */
+export async function convertSubtitle(opts: SubtitleConvertOptions): Promise<void> {
+  const out = SUBTITLE_OUT[opts.format];
+  if (!out) throw new AppError('internal_error', 'Unknown subtitle format');
+  assertLocalPath(opts.input, 'input');
+  assertOutput(opts.output, [opts.input]);
+  await runJob(
+    { ...opts, timeoutMs: opts.timeoutMs ?? DEFAULT_THUMBNAIL_TIMEOUT_MS },
+    {
+      operation: 'Converting the subtitles',
+      output: opts.output,
+      labels: { [opts.input]: 'input' },
+      durationSeconds: null,
+      args: (o) => [
+        ...inputArgs(opts.input, SUBTITLE_INPUT_FORMATS),
+        '-map',
+        '0:s:0',
+        '-c:s',
+        out.codec,
+        '-f',
+        out.muxer,
+        o,
+      ],
+    },
+  );
+  // ffmpeg's SRT reader takes almost any text and then writes a file with no cues in it.
+  const text = await readFile(opts.output, 'utf8');
+  if (!(opts.format === 'ass' ? /^Dialogue:/m : /-->/).test(text)) {
+    await rm(opts.output, { force: true });
+    throw new AppError('internal_error', 'Converting the subtitles failed: the input has no cues', {
+      tool: 'ffmpeg',
+      reason: 'invalid_input',
+    });
+  }
 }
 
 export interface ThumbnailOptions {
@@ -310,8 +370,22 @@ function assertOutput(output: unknown, inputs: string[]): asserts output is stri
 }
 
 /** Per-input options: they apply to the `-i` that follows. */
-function inputArgs(file: string): string[] {
-  return ['-protocol_whitelist', INPUT_PROTOCOLS, '-format_whitelist', INPUT_FORMATS, '-i', fileUrl(file)];
+function inputArgs(file: string, formats = INPUT_FORMATS): string[] {
+  return ['-protocol_whitelist', INPUT_PROTOCOLS, '-format_whitelist', formats, '-i', fileUrl(file)];
+}
+
+/** Demuxers a subtitle file may be read with. */
+const SUBTITLE_INPUT_FORMATS = 'webvtt,srt,ass';
+
+/** `-map`, codec and language arguments for subtitle files given as inputs `first`, `first + 1`, … */
+function subtitleArgs(c: VideoContainer, subtitles: SubtitleInput[], first: number): string[] {
+  const args: string[] = [];
+  subtitles.forEach((s, i) => {
+    args.push('-map', `${first + i}:s:0`, `-c:s:${i}`, subtitleCodec(c, s.path));
+    const lang = languageTag(c, s.lang);
+    if (lang) args.push(`-metadata:s:s:${i}`, `language=${lang}`);
+  });
+  return args;
 }
 
 function probeInput(file: string, label: string, opts: MediaJobOptions): Promise<MediaInfo> {

@@ -17,6 +17,7 @@ import {
   type HttpDownloadOptions,
   type PartSidecar,
   downloadHttp,
+  EXTRA_CONNECTIONS,
 } from '../../src/delivery/downloader/http-download.js';
 import { HttpClient } from '../../src/infra/http-client/http-client.js';
 import { makeMedia } from '../support/media.js';
@@ -46,6 +47,7 @@ beforeAll(async () => {
   for (const name of SMALL_FILES) await writeFile(path.join(dir, `${name}.bin`), small);
   for (const name of ['cancel', 'crash']) await writeFile(path.join(dir, `${name}.bin`), medium);
   for (const name of ['big', 'big-drop', 'big-resume']) await writeFile(path.join(dir, `${name}.bin`), big);
+  await writeFile(path.join(dir, 'pool.bin'), medium);
   await rm(path.join(dir, 'notfound-not-written.bin'));
   await writeFile(path.join(dir, 'empty.bin'), '');
   server = await startMediaServer(dir, {
@@ -53,6 +55,7 @@ beforeAll(async () => {
       '/big.bin': { throttleBytesPerSec: 16 * MiB },
       '/big-drop.bin': { dropAfterBytes: 5 * MiB },
       '/big-resume.bin': { throttleBytesPerSec: 12 * MiB },
+      '/pool.bin': { throttleBytesPerSec: 1 * MiB },
       '/drop.bin': { dropAfterBytes: 300_000 },
       '/forbidden.bin': { failFirst: 1, failStatus: 403 },
       '/flaky.bin': { failFirst: 2, failStatus: 503 },
@@ -281,6 +284,37 @@ describe('downloadHttp: chunked', () => {
     const last = progress.at(-1)!;
     expect(last).toMatchObject({ bytesDone: big.length, bytesTotal: big.length, etaSeconds: 0 });
     expect(progress.some((p) => p.speedBps > 0)).toBe(true);
+  });
+
+  it('downloads running at once share one pool of extra connections, given back when they finish', async () => {
+    const chunky = opts({ chunkSize: 256 * 1024, chunkThreshold: 1024 * 1024, connections: 4 });
+    // Closed ranges only: the first request (`bytes=0-`) is let go at its chunk's end, and the server may
+    // notice a moment after the next request is out.
+    const inFlight = () =>
+      server.log.filter((r) => r.path === '/pool.bin' && /^bytes=\d+-\d+$/.test(r.range ?? '') && r.status === 0)
+        .length;
+    const watch = () => {
+      let max = 0;
+      const timer = setInterval(() => (max = Math.max(max, inFlight())), 5);
+      return () => (clearInterval(timer), max);
+    };
+    const n = 5;
+    let stop = watch();
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => downloadHttp(`${server.url}/pool.bin`, dest(`pool-${i}.bin`), chunky)),
+    );
+    const together = stop();
+    for (const [i, r] of results.entries()) {
+      expect(r.chunks).toBe(8);
+      expect(sha(await readFile(dest(`pool-${i}.bin`)))).toBe(sha(medium));
+    }
+    // Each download's own connection plus the shared extras: never 4 each.
+    expect(together).toBeGreaterThan(n);
+    expect(together).toBeLessThanOrEqual(n + EXTRA_CONNECTIONS);
+
+    stop = watch();
+    await downloadHttp(`${server.url}/pool.bin`, dest('pool-alone.bin'), chunky);
+    expect(stop()).toBe(4);
   });
 
   it('retries a dropped chunk from the bytes it already wrote', async () => {

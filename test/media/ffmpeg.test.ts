@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error.js';
 import {
+  convertSubtitle,
   extractThumbnail,
   type MediaProgress,
   mergeAv,
@@ -252,6 +253,86 @@ describe('remuxToContainer', () => {
       audio: 'copy',
     });
     expect(codecs(await ffprobe(o('m.mkv')))).toEqual(['video:h264', 'audio:aac']);
+  });
+});
+
+describe('remuxToContainer with subtitles', () => {
+  it('adds mov_text (mp4), WebVTT (webm) and ASS as it is (mkv), each with its language tag', async () => {
+    const ass = path.join(dir, 'subs.ass');
+    await writeFile(
+      ass,
+      [
+        '[Script Info]',
+        'ScriptType: v4.00+',
+        '',
+        '[V4+ Styles]',
+        'Format: Name, Fontname, Fontsize, PrimaryColour, Bold, Italic, Alignment, MarginL, MarginR, MarginV',
+        'Style: Default,Arial,20,&H00FFFFFF,0,0,2,10,10,10',
+        '',
+        '[Events]',
+        'Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text',
+        'Dialogue: 0,0:00:00.00,0:00:01.50,Default,,0,0,0,,{\\i1}Bonjour{\\i0}',
+        '',
+      ].join('\n'),
+    );
+    const vtt = { path: path.join(dir, 'subs.vtt'), lang: 'en' };
+    const srt = { path: path.join(dir, 'subs.srt'), lang: 'de' };
+    const res = await remuxToContainer({
+      input: m.muxMp4!.path,
+      output: o('subbed.mp4'),
+      container: 'mp4',
+      subtitles: [vtt, srt],
+    });
+    expect(res).toMatchObject({ video: 'copy', audio: 'copy', subtitles: 2 });
+    let p = await ffprobe(o('subbed.mp4'));
+    expect(codecs(p)).toEqual(['video:h264', 'audio:aac', 'subtitle:mov_text', 'subtitle:mov_text']);
+    expect(p.streams.slice(2).map((s) => s.tags?.language)).toEqual(['eng', 'deu']);
+
+    await remuxToContainer({ input: m.muxWebm!.path, output: o('subbed.webm'), container: 'webm', subtitles: [srt] });
+    p = await ffprobe(o('subbed.webm'));
+    expect(codecs(p)).toEqual(['video:vp9', 'audio:opus', 'subtitle:webvtt']);
+    expect(p.streams[2]!.tags?.language).toBe('de');
+
+    await remuxToContainer({
+      input: m.muxMp4!.path,
+      output: o('subbed.mkv'),
+      container: 'mkv',
+      subtitles: [{ path: ass, lang: 'fr-CA' }, vtt],
+    });
+    p = await ffprobe(o('subbed.mkv'));
+    expect(codecs(p)).toEqual(['video:h264', 'audio:aac', 'subtitle:ass', 'subtitle:subrip']);
+    expect(p.streams.slice(2).map((s) => s.tags?.language)).toEqual(['fr-CA', 'en']);
+  });
+
+  it('drops the input’s own subtitle streams when given none', async () => {
+    await remuxToContainer({ input: o('subbed.mkv'), output: o('nosubs.mp4'), container: 'mp4' });
+    expect(codecs(await ffprobe(o('nosubs.mp4')))).toEqual(['video:h264', 'audio:aac']);
+  });
+});
+
+describe('convertSubtitle', () => {
+  it('rewrites SRT as WebVTT and WebVTT as SRT, cues intact', async () => {
+    await convertSubtitle({ input: path.join(dir, 'subs.srt'), output: o('from-srt.vtt'), format: 'vtt' });
+    const vtt = await readFile(o('from-srt.vtt'), 'utf8');
+    expect(vtt).toMatch(/^WEBVTT/);
+    expect(vtt).toMatch(/00:00\.000 --> 00:01\.500\s+Hallo/);
+    await convertSubtitle({ input: path.join(dir, 'subs.vtt'), output: o('from-vtt.srt'), format: 'srt' });
+    const srt = await readFile(o('from-vtt.srt'), 'utf8');
+    expect(srt).toMatch(/^1\r?\n00:00:00,000 --> 00:00:01,000\r?\nHello/);
+    expect(srt).toMatch(/00:00:01,000 --> 00:00:02,000\r?\nWorld/);
+  });
+
+  it('refuses what is not a subtitle file: a media file, a playlist, garbage', async () => {
+    const playlist = path.join(dir, 'fake.vtt');
+    await writeFile(playlist, `#EXTM3U\n#EXTINF:1,\nfile:${path.join(dir, 'subs.srt')}\n#EXT-X-ENDLIST\n`);
+    const garbage = path.join(dir, 'garbage.srt');
+    await writeFile(garbage, Buffer.from([0, 1, 2, 3, 255, 254, 10, 13, 0, 7]));
+    for (const input of [m.muxMp4!.path, playlist, garbage]) {
+      const err = await convertSubtitle({ input, output: o('bad.vtt'), format: 'vtt' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).message).not.toContain(dir);
+    }
+    expect((await readdir(out)).filter((f) => f.includes('bad.vtt'))).toEqual([]);
   });
 });
 

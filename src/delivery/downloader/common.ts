@@ -3,8 +3,7 @@
  * timeout + cancellation), status classification, retry with backoff and a
  * throttled progress meter.
  */
-import { Readable } from 'node:stream';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import type { WriteStream } from 'node:fs';
 import { AppError } from '../../errors/app-error.js';
 import type { HttpClient } from '../../infra/http-client/http-client.js';
 
@@ -267,22 +266,79 @@ export function buildHeaders(
 }
 
 /**
- * A body as an async iterable that ends instead of throwing when the
- * transfer fails, so everything received reaches the file before the failure
- * is handled (a pipeline error would drop the writer's buffered bytes).
+ * Bytes a file stream may hold queued (not yet written) before reading waits.
+ * Reads and writes overlap, and whatever queues up while a write is in flight
+ * goes out as one writev (a few socket reads per syscall), with memory per
+ * connection bounded by this.
  */
-export async function* tolerantBody(
+export const WRITE_HIGH_WATER_MARK = 256 * 1024;
+
+export interface BodyCopy {
+  /** bytes the file stream wrote (all it was given, unless the file failed) */
+  written: number;
+  /** what reading the body threw (the transfer broke midway), or null */
+  bodyError: unknown;
+}
+
+/**
+ * Copies a response body into a file write stream, at most `limit` bytes,
+ * with backpressure (reading waits while the file lags). A body that fails
+ * midway ends the copy instead of throwing, so everything received is on disk
+ * before the failure is handled; a file error rejects. The stream is closed
+ * on return either way, and the rest of the body is cancelled.
+ */
+export async function copyBodyToFile(
   body: ReadableStream<Uint8Array> | null,
-  failed: (err: unknown) => void,
-): AsyncGenerator<Buffer> {
-  if (!body) return;
+  file: WriteStream,
+  opts: {
+    limit?: number;
+    onData?: (n: number) => void;
+    /** Bytes as they reach the file (in order), so a chunk map saved meanwhile counts them. */
+    onWritten?: (n: number) => void;
+  } = {},
+): Promise<BodyCopy> {
+  let fileError: unknown = null;
+  let bodyError: unknown = null;
+  const closed = new Promise<void>((resolve) => file.once('close', () => resolve()));
+  file.on('error', (err) => (fileError ??= err));
+  const reader = body?.getReader();
+  let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
   try {
-    for await (const chunk of Readable.fromWeb(body as unknown as NodeReadableStream<Uint8Array>)) {
-      yield chunk as Buffer;
+    while (reader && remaining > 0 && fileError === null) {
+      let next: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        bodyError = err;
+        break;
+      }
+      if (next.done) break;
+      const chunk = next.value.byteLength > remaining ? next.value.subarray(0, remaining) : next.value;
+      remaining -= chunk.byteLength;
+      opts.onData?.(chunk.byteLength);
+      const n = chunk.byteLength;
+      const onWritten = opts.onWritten;
+      const flushed = file.write(chunk, onWritten ? (err) => err || onWritten(n) : undefined);
+      if (!flushed) await drained(file);
     }
-  } catch (err) {
-    failed(err);
+  } finally {
+    // Stop the rest of the body (a chunk complete early, a failed file); a finished body ignores this.
+    reader?.cancel().catch(() => undefined);
+    if (!file.destroyed) file.end();
+    await closed;
   }
+  if (fileError !== null) throw fileError;
+  return { written: file.bytesWritten, bodyError };
+}
+
+function drained(file: WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      file.off('drain', done).off('error', done).off('close', done);
+      resolve();
+    };
+    file.on('drain', done).on('error', done).on('close', done);
+  });
 }
 
 /** Opens a request inside `scope`; any failure comes back through scope.mapError. */

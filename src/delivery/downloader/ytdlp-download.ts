@@ -12,11 +12,13 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors/app-error.js';
-import type { Format } from '../../extract/model.js';
+import type { Format, Platform } from '../../extract/model.js';
 import { assertPublicUrl, parseUserUrl } from '../../infra/http-client/ssrf-guard.js';
 import { resolveYtdlpPath, runProcess } from '../../extract/ytdlp/run.js';
 import { ytdlpError } from '../../extract/ytdlp/errors.js';
 import type { DownloadProgress } from './common.js';
+import { cookieArgs, withCookieFile } from '../../extract/cookies/cookie-file.js';
+import type { Cookie } from '../../extract/cookies/netscape.js';
 
 /** Protocols our downloader fetches itself (downloadFormat); everything else needs yt-dlp. */
 const OWN_PROTOCOLS: ReadonlySet<string> = new Set(['https', 'hls']);
@@ -53,6 +55,8 @@ export interface YtdlpDownloadOptions {
   onProgress?: (p: DownloadProgress) => void;
   /** Test hook: the child's pid. */
   onSpawn?: (pid: number) => void;
+  /** The platform's admin cookies, read when yt-dlp starts; passed as a temporary `--cookies` file. */
+  loadCookies?: () => Promise<readonly Cookie[] | undefined>;
 }
 
 /** One `download:%(progress)j` line → DownloadProgress; null for any other line. */
@@ -116,25 +120,27 @@ export async function downloadWithYtdlp(opts: YtdlpDownloadOptions): Promise<str
     'download:%(progress)j',
   ];
   if (opts.ffmpegPath && opts.ffmpegPath.includes(path.sep)) args.push('--ffmpeg-location', opts.ffmpegPath);
-  args.push('--', page.href);
 
   let last: DownloadProgress | null = null;
-  const res = await runProcess(resolveYtdlpPath(opts.ytdlpPath), args, {
-    timeoutMs: opts.timeoutMs ?? YTDLP_DOWNLOAD_TIMEOUT_MS,
-    maxStdoutBytes: 1024 * 1024,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}),
-    onStdoutLine: (line) => {
-      const p = parseYtdlpProgress(line);
-      if (!p) return;
-      last = p;
-      try {
-        opts.onProgress?.(p);
-      } catch {
-        // A failing observer must not fail the transfer.
-      }
-    },
-  });
+  const cookies = await opts.loadCookies?.();
+  const res = await withCookieFile(cookies, (cookieFile) =>
+    runProcess(resolveYtdlpPath(opts.ytdlpPath), [...args, ...cookieArgs(cookieFile), '--', page.href], {
+      timeoutMs: opts.timeoutMs ?? YTDLP_DOWNLOAD_TIMEOUT_MS,
+      maxStdoutBytes: 1024 * 1024,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}),
+      onStdoutLine: (line) => {
+        const p = parseYtdlpProgress(line);
+        if (!p) return;
+        last = p;
+        try {
+          opts.onProgress?.(p);
+        } catch {
+          // A failing observer must not fail the transfer.
+        }
+      },
+    }),
+  );
   if (res.code !== 0) throw ytdlpError(res.stderr);
 
   const prefix = `${opts.basename}.`;
@@ -155,9 +161,15 @@ export async function downloadWithYtdlp(opts: YtdlpDownloadOptions): Promise<str
  * its own; the worker's deps (WorkerDeps) do, so they are read structurally.
  */
 export function ytdlpSettingsOf(
-  deps: { ffmpegPath?: string },
+  deps: {
+    ffmpegPath?: string;
+    extraction?: { cookiesFor(platform: Platform): Promise<readonly Cookie[] | undefined> };
+  },
   task: { platform: string },
-): Pick<YtdlpDownloadOptions, 'ytdlpPath' | 'ffmpegPath' | 'guard' | 'allowPrivateAddresses' | 'loopbackOnly'> {
+): Pick<
+  YtdlpDownloadOptions,
+  'ytdlpPath' | 'ffmpegPath' | 'guard' | 'allowPrivateAddresses' | 'loopbackOnly' | 'loadCookies'
+> {
   const config = (deps as { config?: Partial<Record<string, unknown>> }).config;
   const ytdlpPath = typeof config?.ytdlpPath === 'string' ? config.ytdlpPath : undefined;
   return {
@@ -167,5 +179,7 @@ export function ytdlpSettingsOf(
     guard: task.platform === 'generic',
     allowPrivateAddresses: config?.allowPrivateAddresses === true,
     loopbackOnly: typeof config?.upstreamRewrite === 'string' && config.upstreamRewrite !== '',
+    // yt-dlp extracts the page again, so it needs the same cookies extraction used.
+    ...(deps.extraction ? { loadCookies: () => deps.extraction!.cookiesFor(task.platform as Platform) } : {}),
   };
 }

@@ -2,8 +2,9 @@
  * Downloads: create (202 + Location; idempotent while active), batches,
  * playlists (a parent task with one child task per entry), list, read,
  * cancel, retry, the finished file (Range, ETag, RFC 5987 names) and live
- * events (SSE). Until accounts exist every task belongs to the anonymous
- * owner (user_id null).
+ * events (SSE). Tasks belong to the signed-in user: creating one counts
+ * against their quota (accounts/quotas.ts, 429 quota_exceeded) and fills
+ * the options they leave out from their preferences.
  *
  * A playlist parent is never enqueued: its status, progress and byte counts
  * are derived from its children (tasks.ts aggregateParent, run on every
@@ -41,6 +42,10 @@ import type { TaskStatus } from '../../infra/db/schema.js';
 import type { Platform } from '../../extract/model.js';
 import { PLATFORMS } from '../../extract/model.js';
 import { ownerOf } from '../owner.js';
+import { sidecarKey, SUBTITLE_CONTENT_TYPES, subtitleRecordOf } from '../../delivery/subtitles.js';
+import { LANGUAGE_PATTERN, MAX_LANGUAGE_LENGTH } from '../../delivery/options.js';
+import { downloadPreferences } from '../../accounts/preferences.js';
+import { retryAfterSeconds } from '../../accounts/quotas.js';
 
 const TaskId = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const STATUSES = ['queued', 'extracting', 'downloading', 'processing', 'completed', 'failed', 'cancelled'] as const;
@@ -135,12 +140,18 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       },
     },
     async (req, reply) => {
-      const options = resolveOptions(req.body.options, null);
+      const userId = ownerOf(req);
+      // What the request leaves out comes from the user's preferences.
+      const options = resolveOptions(req.body.options, await downloadPreferences(db, userId));
       const made = await createDownload(createDeps, {
         url: req.body.url,
         options,
-        userId: ownerOf(req),
+        userId,
         playlist: req.body.playlist,
+      }).catch((err: unknown) => {
+        const retryAfter = retryAfterSeconds(err);
+        if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+        throw err;
       });
       reply.header('location', `/api/v2/downloads/${made.task.id}`);
       return reply.status(made.created ? 202 : 200).send(createdView(made));
@@ -180,11 +191,12 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       },
     },
     async (req, reply) => {
-      const options = resolveOptions(req.body.options, null);
+      const userId = ownerOf(req);
+      const options = resolveOptions(req.body.options, await downloadPreferences(db, userId));
       const items = await createBatch(createDeps, {
         urls: req.body.urls,
         options,
-        userId: ownerOf(req),
+        userId,
         playlist: req.body.playlist,
       });
       return reply.status(202).send({
@@ -382,6 +394,48 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       }
       reply.header('content-length', stat.size);
       return reply.send(await services.storage.read(task.file_path));
+    },
+  );
+
+  app.get(
+    '/api/v2/downloads/:id/subtitles/:lang',
+    {
+      schema: {
+        tags: ['downloads'],
+        summary: 'A sidecar subtitle file of a completed download (see `subtitles.files` on the task)',
+        params: Type.Object({
+          id: Type.String({ format: 'uuid' }),
+          lang: Type.String({ minLength: 1, maxLength: MAX_LANGUAGE_LENGTH, pattern: LANGUAGE_PATTERN }),
+        }),
+        querystring: Type.Object({ inline: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: {
+          200: Type.Any({ description: 'WebVTT or SRT' }),
+          ...errorResponses(400, 404, 409),
+        },
+      },
+    },
+    async (req, reply) => {
+      const task = await getOwnTask(db, req.params.id, ownerOf(req));
+      if (task.status !== 'completed' || !task.file_path) {
+        throw new AppError('conflict', `The download is ${task.status}, not completed`, { status: task.status });
+      }
+      const file = subtitleRecordOf(task.selected_formats)?.files.find((f) => f.language === req.params.lang);
+      if (!file) throw new AppError('not_found', 'The download has no sidecar subtitles in that language');
+      const key = sidecarKey(task.file_path, file.language, file.format);
+      const stat = await services.storage.stat(key);
+      if (!stat) throw new AppError('not_found', 'The subtitle file is gone from storage');
+      // Named like the media file (players pick up `{name}.{lang}.vtt` next to `{name}.mp4`).
+      const info = await services.extraction
+        .info(task.url)
+        .then((r) => r.info)
+        .catch(() => null);
+      const name = `${sanitizeFilename(null, { id: task.video_key ?? task.id, title: info?.title ?? task.video_key ?? 'download', platform: task.platform })}.${file.language}.${file.format}`;
+      return reply
+        .header('content-type', SUBTITLE_CONTENT_TYPES[file.format])
+        .header('x-content-type-options', 'nosniff')
+        .header('content-length', stat.size)
+        .header('content-disposition', contentDisposition(name, req.query.inline ? 'inline' : 'attachment'))
+        .send(await services.storage.read(key));
     },
   );
 

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { DownloadTask } from '../../infra/db/schema.js';
+import { subtitleRecordOf } from '../../delivery/subtitles.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Number>>(t: T) =>
   Type.Union([t, Type.Null()]);
@@ -27,6 +28,28 @@ export const TaskSchema = Type.Object(
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
     file_size: Nullable(Type.Number()),
     file_url: Nullable(Type.String()),
+    subtitles: Type.Union(
+      [
+        Type.Object({
+          mode: Type.String({ description: 'embed | sidecar' }),
+          requested: Type.Array(Type.String()),
+          embedded: Type.Array(Type.String(), { description: 'languages embedded in the file' }),
+          files: Type.Array(
+            Type.Object({
+              language: Type.String(),
+              format: Type.String({ description: 'vtt | srt' }),
+              size: Type.Number(),
+              url: Type.String({ description: 'GET it for the sidecar file' }),
+            }),
+          ),
+          missing: Type.Array(Type.String(), {
+            description: 'requested languages the video does not offer (or that could not be fetched or read)',
+          }),
+        }),
+        Type.Null(),
+      ],
+      { description: 'What became of the requested subtitles, once the download completed' },
+    ),
     attempts: Type.Number(),
     created_at: Type.String(),
     updated_at: Type.String(),
@@ -57,10 +80,20 @@ export function taskView(t: DownloadTask) {
     error: t.error_code ? { code: t.error_code, message: t.error_message ?? '' } : null,
     file_size: t.file_size,
     file_url: t.status === 'completed' && t.file_path ? `/api/v2/downloads/${t.id}/file` : null,
+    subtitles: subtitlesView(t),
     attempts: t.attempts,
     created_at: t.created_at.toISOString(),
     updated_at: t.updated_at.toISOString(),
     started_at: t.started_at?.toISOString() ?? null,
     completed_at: t.completed_at?.toISOString() ?? null,
+  };
+}
+
+function subtitlesView(t: DownloadTask) {
+  const r = t.status === 'completed' ? subtitleRecordOf(t.selected_formats) : null;
+  if (!r) return null;
+  return {
+    ...r,
+    files: r.files.map((f) => ({ ...f, url: `/api/v2/downloads/${t.id}/subtitles/${encodeURIComponent(f.language)}` })),
   };
 }
