@@ -24,6 +24,10 @@ command -v yt-dlp >/dev/null || missing+=(yt-dlp)
 if $want_test; then
   command -v psql >/dev/null || missing+=(postgresql postgresql-client)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  # The dashboard's browser tests drive Debian's Chromium (test/web); a small CJK font keeps the
+  # Chinese UI's screenshots readable.
+  [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
+  fc-list 2>/dev/null | grep -qiE 'wqy|noto sans cjk|droid sans fallback' || missing+=(fonts-wqy-microhei)
 fi
 installed_postgres=false
 if [ ${#missing[@]} -gt 0 ]; then
@@ -45,7 +49,7 @@ if [ ! -f node_modules/.ytbh-lock ] || [ "$(cat node_modules/.ytbh-lock)" != "$l
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > node_modules/.ytbh-lock
 fi
-say "building"
+say "building (server and web dashboard)"
 npm run --silent build
 
 # --- services for the test suite ---------------------------------------------
