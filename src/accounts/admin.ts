@@ -9,6 +9,7 @@ import { AppError } from '../errors/app-error.js';
 import type { DB, User, UserRole } from '../infra/db/schema.js';
 import { LIMIT_COLUMNS, QUOTA_KINDS, type LimitColumn, type LimitOverrides } from './quotas.js';
 import { randomToken, sha256Hex } from './secret-token.js';
+import { decodeCursor, encodeCursor } from '../infra/db/cursor.js';
 
 /** Serialises changes that could remove the last active admin (two admins demoting each other at once). */
 const ADMIN_CHANGE_LOCK = 0x79746269;
@@ -16,19 +17,6 @@ export const MAX_PAGE = 100;
 
 // ---------------------------------------------------------------------------
 // Cursors: opaque `created_at|id` (users, invites) or an audit row id.
-
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(`${createdAt.toISOString()}|${id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(iso ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) {
-    throw new AppError('validation_failed', 'Invalid cursor');
-  }
-  return { createdAt, id };
-}
 
 /** `%`, `_` and `\` in a search term match themselves, not any text. */
 export function likePattern(term: string): string {

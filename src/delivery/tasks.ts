@@ -16,6 +16,7 @@ import { AppError } from '../errors/app-error.js';
 import type { DB, DownloadTask, DownloadTasksTable, TaskStatus } from '../infra/db/schema.js';
 import type { Platform } from '../extract/model.js';
 import { ACTIVE_STATUSES, sourcesOf } from './task-status.js';
+import { decodeCursor, encodeCursor } from '../infra/db/cursor.js';
 
 export interface NewTask {
   userId: string | null;
@@ -111,19 +112,6 @@ export interface TaskFilter {
   cursor?: string;
 }
 
-function encodeCursor(t: DownloadTask): string {
-  return Buffer.from(`${t.created_at.toISOString()}|${t.id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [iso, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(iso ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(id)) {
-    throw new AppError('validation_failed', 'Invalid cursor');
-  }
-  return { createdAt, id };
-}
-
 export async function listTasks(
   db: Kysely<DB>,
   f: TaskFilter,
@@ -144,7 +132,11 @@ export async function listTasks(
   }
   const rows = await q.execute();
   const items = rows.slice(0, f.limit);
-  return { items, next_cursor: rows.length > f.limit ? encodeCursor(items[items.length - 1]!) : null };
+  return {
+    items,
+    next_cursor:
+      rows.length > f.limit ? encodeCursor(items[items.length - 1]!.created_at, items[items.length - 1]!.id) : null,
+  };
 }
 
 type TaskFields = Omit<Updateable<DownloadTasksTable>, 'id' | 'status' | 'created_at'>;
