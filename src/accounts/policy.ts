@@ -108,6 +108,7 @@ export const ROUTE_POLICY: Record<string, RoutePolicy> = {
   'DELETE /api/v2/downloads/:id': r('download'),
   'POST /api/v2/downloads/:id/retry': r('download'),
   'GET /api/v2/downloads/:id/file': r('read', true),
+  'GET /api/v2/downloads/:id/thumbnail': r('read', true),
   'GET /api/v2/downloads/:id/subtitles/:lang': r('read', true),
   'GET /api/v2/downloads/:id/events': r('read', true),
   'GET /api/v2/ws': r('read', true),

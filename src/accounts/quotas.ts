@@ -134,6 +134,36 @@ export async function storageUsedBytes(db: Kysely<DB>, userId: string): Promise<
   return Number(r.bytes);
 }
 
+/** Playlist parents are bookkeeping, never work: they never count as active or running. */
+const notParent = sql<boolean>`selected_formats -> 'playlist' is null`;
+
+export interface SystemUsage {
+  queue: { queued: number; running: number };
+  storage: { used_bytes: number; files: number };
+}
+
+/**
+ * Instance-wide queue depth and stored bytes, for admins. Counted in the
+ * database, the source of truth, so it is right with either queue backend
+ * and from any api process.
+ */
+export async function systemUsage(db: Kysely<DB>): Promise<SystemUsage> {
+  const r = await db
+    .selectFrom('download_tasks')
+    .select([
+      sql<number>`count(*) filter (where status = 'queued')::int`.as('queued'),
+      sql<number>`count(*) filter (where status in ('extracting', 'downloading', 'processing'))::int`.as('running'),
+      sql<number>`coalesce(sum(file_size) filter (where status = 'completed'), 0)::float8`.as('used_bytes'),
+      sql<number>`count(file_path) filter (where status = 'completed')::int`.as('files'),
+    ])
+    .where(notParent)
+    .executeTakeFirstOrThrow();
+  return {
+    queue: { queued: Number(r.queued), running: Number(r.running) },
+    storage: { used_bytes: Number(r.used_bytes), files: Number(r.files) },
+  };
+}
+
 /** Stored bytes per user, for the storage_usage_bytes gauge. */
 export async function storageUsageByUser(db: Kysely<DB>): Promise<{ user_id: string; bytes: number }[]> {
   const rows = await db
@@ -146,9 +176,6 @@ export async function storageUsageByUser(db: Kysely<DB>): Promise<{ user_id: str
     .execute();
   return rows.map((r) => ({ user_id: r.user_id!, bytes: Number(r.bytes) }));
 }
-
-/** Playlist parents are bookkeeping, never work: they never count as active or running. */
-const notParent = sql<boolean>`selected_formats -> 'playlist' is null`;
 
 async function taskCounts(db: Kysely<DB>, userId: string, exceptTaskId?: string) {
   let q = db

@@ -33,6 +33,7 @@ import {
   type SubtitleRecord,
 } from './subtitles.js';
 import { getTask, transition, updateProgress } from './tasks.js';
+import { upsertVideo } from '../extract/store.js';
 import { RUNNING_STATUSES } from './task-status.js';
 
 export interface PipelineDeps {
@@ -86,11 +87,17 @@ export async function runPipeline(deps: PipelineDeps, task: DownloadTask, signal
 
   let info: VideoInfo = (await deps.extraction.info(task.url, { signal })).info;
   let selection = selectFormats(info.formats, options);
+  // The task shows its video's title and thumbnail from the `videos` row, written here too: an answer from the
+  // cache (say, put there by a CLI run that had no database) did not write one.
+  const videoId = await upsertVideo(db, task.url, info).catch((err: unknown) => {
+    log.warn({ err, task: task.id }, 'could not store the video row');
+    return null;
+  });
   let current = await transition(
     db,
     task.id,
     'downloading',
-    { selected_formats: JSON.stringify(explain(selection)) },
+    { selected_formats: JSON.stringify(explain(selection)), ...(videoId ? { video_id: videoId } : {}) },
     RUNNING_STATUSES,
   );
   if (!current) throw new AppError('conflict', 'The task changed state while it was being prepared');
@@ -158,9 +165,9 @@ export async function runPipeline(deps: PipelineDeps, task: DownloadTask, signal
   const storedKeys: string[] = [];
   try {
     // The thumbnail is cut from the output before storage takes the file (putFile moves it).
-    if (!audio && (await storeThumbnail(deps, dir, output, keys.thumbnail, info, signal))) {
-      storedKeys.push(keys.thumbnail);
-    }
+    const thumbnail =
+      !audio && (await storeThumbnail(deps, dir, output, keys.thumbnail, info, signal)) ? keys.thumbnail : null;
+    if (thumbnail) storedKeys.push(thumbnail);
     const stored = await deps.storage.putFile(keys.media, output, CONTENT_TYPES[ext] ?? 'application/octet-stream');
     storedKeys.push(stored.key);
     const record = subs && (await storeSidecars(deps, subs, stored.key, storedKeys));
@@ -177,6 +184,7 @@ export async function runPipeline(deps: PipelineDeps, task: DownloadTask, signal
       {
         file_path: stored.key,
         file_size: stored.size,
+        thumbnail_path: thumbnail,
         progress: 100,
         eta_seconds: 0,
         completed_at: new Date(),
@@ -200,8 +208,9 @@ export async function runPipeline(deps: PipelineDeps, task: DownloadTask, signal
  */
 async function removeStored(deps: PipelineDeps, taskId: string, keys: string[], signal: AbortSignal): Promise<void> {
   if (keys.length === 0 || abortKindOf(signal) === 'lost') return;
-  const row = await getTask(deps.db, taskId).catch(() => undefined);
-  if (!row || row.status === 'completed') return;
+  // A row that is gone (the user removed the task) points at nothing: its files go too. A database error keeps them.
+  const row = await getTask(deps.db, taskId).catch(() => null);
+  if (row === null || row?.status === 'completed') return;
   await Promise.all(
     keys.map((key) =>
       deps.storage.delete(key).catch((err: unknown) => deps.log.warn({ err, key }, 'could not remove a stored file')),

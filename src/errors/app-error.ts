@@ -29,6 +29,8 @@ export const ERROR_STATUS = {
   rate_limited: 429,
   internal_error: 500,
   upstream_error: 502,
+  /** object storage (local disk or S3) failed; the operation changed nothing the user would lose */
+  storage_error: 502,
   not_ready: 503,
   upstream_timeout: 504,
 } as const;

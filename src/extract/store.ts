@@ -1,4 +1,4 @@
-/** Upserts extracted videos into `videos` (seed columns; the rest in metadata jsonb). */
+/** Upserts extracted videos into `videos` (seed columns; the rest in metadata jsonb); returns the row's id. */
 import type { Kysely } from 'kysely';
 import type { DB } from '../infra/db/schema.js';
 import type { VideoInfo } from './model.js';
@@ -9,7 +9,7 @@ function clip(s: string | null, max = MAX_TEXT): string | null {
   return s === null ? null : s.slice(0, max);
 }
 
-export async function upsertVideo(db: Kysely<DB>, canonicalUrl: string, info: VideoInfo): Promise<void> {
+export async function upsertVideo(db: Kysely<DB>, canonicalUrl: string, info: VideoInfo): Promise<string> {
   const metadata = {
     extractor: info.extractor,
     format_count: info.formats.length,
@@ -35,7 +35,7 @@ export async function upsertVideo(db: Kysely<DB>, canonicalUrl: string, info: Vi
     is_live: info.is_live,
     metadata: JSON.stringify(metadata),
   };
-  await db
+  const stored = await db
     .insertInto('videos')
     .values(row)
     .onConflict((oc) =>
@@ -56,5 +56,7 @@ export async function upsertVideo(db: Kysely<DB>, canonicalUrl: string, info: Vi
         updated_at: new Date(),
       })),
     )
-    .execute();
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return stored.id;
 }

@@ -88,6 +88,26 @@ async function finishedDownload(): Promise<string> {
 }
 const ownerTaskId = await finishedDownload();
 
+/**
+ * DELETE removes a finished download: each cell gets a finished (failed) task
+ * of the owner's own, written straight to the database, so removing it leaves
+ * the real download for the other cells.
+ */
+async function spareTask(): Promise<string> {
+  const row = await server.services.database.db
+    .insertInto('download_tasks')
+    .values({
+      user_id: ownerUser.id,
+      url: `${media.url}/spare.mp4`,
+      platform: 'generic',
+      status: 'failed',
+      options: '{}',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
 // --- callers ---
 
 interface Caller {
@@ -223,7 +243,7 @@ interface Answer {
   error?: string;
 }
 
-/** `id`: the resource id to use instead of the owner's (a task that does not exist). */
+/** `id`: the resource id to use instead of the owner's (a task that does not exist, or a spare one). */
 async function call(method: string, url: string, c: Caller, id?: string): Promise<Answer> {
   let target = `${base}${concretePath(method, url, id)}`;
   if (c.queryToken) target += `?access_token=${encodeURIComponent(c.queryToken)}`;
@@ -271,7 +291,8 @@ describe('route × caller', () => {
     const policy = policyFor(method, url);
     expect(policy, `${method} ${url} has no policy`).toBeDefined();
     const outcome = expected(policy!.rule, policy!.queryToken === true, method, c);
-    const res = await call(method, url, c);
+    const removes = method === 'DELETE' && url === '/api/v2/downloads/:id';
+    const res = await call(method, url, c, removes ? await spareTask() : undefined);
     const why = `${res.status} ${res.text}`;
     if (outcome === 'unauthenticated') return expect(res.status, why).toBe(401);
     if (outcome === 'forbidden') return expect(res.status, why).toBe(403);

@@ -277,11 +277,12 @@ describe.each(['embedded', 'distributed'] as Backend[])('batches and playlists (
     expect((await probeMedia(file)).duration).toBeGreaterThan(2.5);
   }, 120_000);
 
-  it('cancels a playlist: its running children stop; retry resumes them to completion', async () => {
+  it('cancels a playlist: its running children stop; retry resumes them to completion; then removes it', async () => {
     const created = await post(server, '/api/v2/downloads', { url: `${media.url}/slow-list.html` });
     expect(created.status, JSON.stringify(created.body)).toBe(202);
     const parentId = created.body.id as string;
     expect(created.body.children_count).toBe(2);
+    expect(created.body.title).toBe('Two slow clips');
 
     const deadline = Date.now() + 30_000;
     while (!(await children(server, parentId)).some((k) => k.status === 'downloading')) {
@@ -300,7 +301,6 @@ describe.each(['embedded', 'distributed'] as Backend[])('batches and playlists (
     await new Promise((r) => setTimeout(r, 500));
     for (const k of await children(server, parentId)) expect(k.status).toBe('cancelled');
     expect((await get(server, `/api/v2/downloads/${parentId}`)).status).toBe('cancelled');
-    expect((await server.fetch(`${server.url}/api/v2/downloads/${parentId}`, { method: 'DELETE' })).status).toBe(409);
 
     media.setBehavior('/slow-1.mp4', undefined);
     media.setBehavior('/slow-2.mp4', undefined);
@@ -314,6 +314,23 @@ describe.each(['embedded', 'distributed'] as Backend[])('batches and playlists (
       expect(done.children).toMatchObject({ total: 2, completed: 2 });
       const retryDone = await server.fetch(`${server.url}/api/v2/downloads/${parentId}/retry`, { method: 'POST' });
       expect(retryDone.status).toBe(409);
+
+      // A finished playlist is removed whole: every entry's stored files, the entries and the playlist.
+      const kids = await children(server, parentId);
+      const rows = await server.services.database.db
+        .selectFrom('download_tasks')
+        .select(['file_path', 'thumbnail_path'])
+        .where('parent_id', '=', parentId)
+        .execute();
+      const keys = rows.flatMap((r) => [r.file_path!, r.thumbnail_path!]);
+      expect(keys.length).toBe(4);
+      for (const key of keys) expect(await server.services.storage.stat(key)).not.toBeNull();
+      const removed = await server.fetch(`${server.url}/api/v2/downloads/${parentId}`, { method: 'DELETE' });
+      expect(removed.status).toBe(204);
+      for (const key of keys) expect(await server.services.storage.stat(key)).toBeNull();
+      for (const id of [parentId, ...kids.map((k) => k.id as string)]) {
+        expect((await server.fetch(`${server.url}/api/v2/downloads/${id}`)).status).toBe(404);
+      }
     } finally {
       media.setBehavior('/slow-1.mp4', SLOW);
       media.setBehavior('/slow-2.mp4', SLOW);

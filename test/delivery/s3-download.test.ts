@@ -2,7 +2,9 @@
  * Downloads with STORAGE=s3 end to end, against s3rver in a child process:
  * the pipeline stores the media, its thumbnail and sidecar subtitles in the
  * bucket (nothing under DATA_DIR), the file endpoint serves them from S3 with
- * and without Range, and a cancelled download leaves nothing in the bucket.
+ * and without Range, removing a finished download deletes them from the
+ * bucket (and keeps the task when the bucket fails), and a cancelled download
+ * leaves nothing in the bucket.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -159,10 +161,19 @@ describe('downloads stored in S3', () => {
     expect(sub.status).toBe(200);
     expect(await sub.text()).toContain('Stored in a bucket');
 
-    // A finished download is not cancelled: its files stay.
+    // Removing the finished download deletes its objects from the bucket, then the task.
+    const thumb = await server.fetch(`${server.url}${done.thumbnail_url}`);
+    expect(thumb.status).toBe(200);
+    expect(thumb.headers.get('content-type')).toBe('image/jpeg');
     const del = await server.fetch(`${server.url}/api/v2/downloads/${done.id}`, { method: 'DELETE' });
-    expect(del.status).toBe(409);
-    expect((await server.fetch(`${server.url}${done.file_url}`, { headers: { range: 'bytes=0-9' } })).status).toBe(206);
+    expect(del.status).toBe(204);
+    const marker = `.${String(done.id).slice(0, 8)}`;
+    expect(bucketFiles().filter((f) => f.includes(marker))).toEqual([]);
+    for (const k of [key, `${stem}_thumbnail.jpg`, sidecarKey(key, 'en', 'vtt')]) {
+      expect(s3.requests.some((r) => r.method === 'DELETE' && r.url.startsWith(`/${s3.bucket}/ytbh/${k}`))).toBe(true);
+    }
+    expect((await server.fetch(`${server.url}${done.file_url}`)).status).toBe(404);
+    expect((await server.fetch(`${server.url}/api/v2/downloads/${done.id}`, { method: 'DELETE' })).status).toBe(404);
   });
 
   it('a download cancelled mid-transfer leaves nothing in the bucket; its retry stores it', async () => {
@@ -186,5 +197,21 @@ describe('downloads stored in S3', () => {
     const done = await waitFor(created.id, ['completed', 'failed']);
     expect(done.status, JSON.stringify(done.error)).toBe('completed');
     expect(bucketFiles().filter((f) => f.includes(marker)).length).toBe(2); // the media and its thumbnail
+  });
+
+  // Last: it stops the S3 server.
+  it('keeps a finished download when the bucket cannot delete its files, so it can be removed later', async () => {
+    const done = await waitFor((await create({ url: `${media.url}/clip.mp4` })).id, ['completed', 'failed']);
+    expect(done.status, JSON.stringify(done.error)).toBe('completed');
+    const before = (await (await server.fetch(`${server.url}/api/v2/users/me/quota`)).json()) as Task;
+    await s3.stop();
+    const del = await server.fetch(`${server.url}/api/v2/downloads/${done.id}`, { method: 'DELETE' });
+    expect(del.status).toBe(502);
+    const body = (await del.json()) as Task;
+    expect(body.error).toMatchObject({ code: 'storage_error', message: expect.stringMatching(/try again/) });
+    const kept = (await (await server.fetch(`${server.url}/api/v2/downloads/${done.id}`)).json()) as Task;
+    expect(kept).toMatchObject({ id: done.id, status: 'completed', file_size: done.file_size });
+    const after = (await (await server.fetch(`${server.url}/api/v2/users/me/quota`)).json()) as Task;
+    expect(after.storage.used).toBe(before.storage.used);
   });
 });

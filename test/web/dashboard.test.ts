@@ -1,8 +1,8 @@
 /**
  * The dashboard end to end in Debian's Chromium: first run, sign-in, paste a
  * link, download with live progress, play it back from the library, cancel
- * and retry, readable errors, per-user libraries, and the installable PWA
- * with its share target. One server (embedded, no accounts at start) and one
+ * and retry, readable errors, per-user libraries, deleting from the library,
+ * the admin's system status, and the installable PWA with its share target. One server (embedded, no accounts at start) and one
  * browser for the file; the tests run in order and build on each other.
  */
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -154,6 +154,12 @@ describe('web dashboard (Chromium)', () => {
     const item = page.locator(`li.library-item[data-task-id="${id}"]`);
     await item.waitFor();
     await expect(item.getByRole('heading').textContent()).resolves.toBe(pageTitle(name));
+    // The download's own stored thumbnail, through the query-token URL (an <img> sends no headers).
+    const thumb = item.locator('img.thumb');
+    await expect
+      .poll(() => thumb.evaluate((img: HTMLImageElement) => (img.complete ? img.naturalWidth : 0)))
+      .toBeGreaterThan(0);
+    expect(await thumb.getAttribute('src')).toMatch(new RegExp(`^/api/v2/downloads/${id}/thumbnail\\?access_token=.+`));
     await item.getByRole('button', { name: 'Play' }).click();
     await page.waitForURL(`**/library?play=${id}`);
 
@@ -322,6 +328,105 @@ describe('web dashboard (Chromium)', () => {
     }
   });
 
+  it('deletes a download from the library: a keyboard-usable confirm dialog, errors in words, then it is gone', async () => {
+    const { page } = admin;
+    const headers = { authorization: `Bearer ${await accessToken(page)}` };
+    const completed = (await (
+      await fetch(`${server.url}/api/v2/downloads?status=completed&limit=100`, { headers })
+    ).json()) as { items: { id: string; url: string; title: string | null }[] };
+    const victim = completed.items.find((t) => new URL(t.url).pathname === '/c.mp4')!;
+    expect(victim).toBeDefined();
+    const db = server.services.database.db;
+    const { file_path: mediaKey } = await db
+      .selectFrom('download_tasks')
+      .select('file_path')
+      .where('id', '=', victim.id)
+      .executeTakeFirstOrThrow();
+    const isDelete = (r: { url(): string; request(): { method(): string } }) =>
+      r.url().endsWith(`/api/v2/downloads/${victim.id}`) && r.request().method() === 'DELETE';
+
+    await nav(page, 'Library').click();
+    const item = page.locator(`li.library-item[data-task-id="${victim.id}"]`);
+    await item.waitFor();
+    const del = item.getByRole('button', { name: /^Delete / });
+    const dialog = page.getByRole('dialog', { name: 'Delete this download?' });
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? '');
+
+    // From the keyboard: Enter opens it with focus on Cancel; Escape backs out and focus returns.
+    await del.focus();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await expect(dialog.textContent()).resolves.toContain(victim.title ?? victim.url);
+    await expect.poll(focused).toBe('Cancel');
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'library-delete-dialog-desktop');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await expect.poll(() => del.evaluate((b) => b === document.activeElement)).toBe(true);
+    await expect(item.count()).resolves.toBe(1);
+
+    // Storage refusing (the row names a key storage will not touch): the error in words, nothing removed.
+    await db
+      .updateTable('download_tasks')
+      .set({ file_path: 'downloads/../elsewhere.mp4' })
+      .where('id', '=', victim.id)
+      .execute();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await page.keyboard.press('Tab');
+    await expect.poll(focused).toBe('Delete');
+    const refused = page.waitForResponse(isDelete);
+    await page.keyboard.press('Enter');
+    expect((await refused).status()).toBe(502);
+    const alert = dialog.getByRole('alert');
+    await alert.waitFor();
+    await expect(alert.textContent()).resolves.toMatch(/The file storage failed\..*could not be removed.*try again/);
+    await expect(item.count()).resolves.toBe(1);
+    expect(await server.services.storage.stat(mediaKey!)).not.toBeNull();
+
+    // Storage back in order: the same dialog tries again, and the item, its files and the task go.
+    await db.updateTable('download_tasks').set({ file_path: mediaKey }).where('id', '=', victim.id).execute();
+    const removed = page.waitForResponse(isDelete);
+    await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+    expect((await removed).status()).toBe(204);
+    await item.waitFor({ state: 'detached' });
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByText(`Deleted “${victim.title ?? victim.url}”.`).waitFor({ state: 'attached' });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+    expect(await server.services.storage.stat(mediaKey!)).toBeNull();
+    expect((await fetch(`${server.url}/api/v2/downloads/${victim.id}`, { headers })).status).toBe(404);
+    // Not just hidden: a fresh read of the library does not bring it back.
+    await page.reload();
+    await page.locator('li.library-item').first().waitFor();
+    await expect(item.count()).resolves.toBe(0);
+  });
+
+  it('shows the admin the queue depth and storage used, as the server counts them', async () => {
+    const { page } = admin;
+    const headers = { authorization: `Bearer ${await accessToken(page)}` };
+    await nav(page, 'Admin').click();
+    const status = page.locator('section', { has: page.getByRole('heading', { name: 'System status' }) });
+    await status.getByTestId('storage-used').waitFor();
+    const info = (await (await fetch(`${server.url}/api/v2/system/info`, { headers })).json()) as {
+      queue: { queued: number; running: number };
+      storage: { used_bytes: number; files: number };
+    };
+    // Nothing runs now, and the library's files (less the one deleted) are what storage holds.
+    const sum = await server.services.database.db
+      .selectFrom('download_tasks')
+      .select((eb) => [eb.fn.countAll<number>().as('files'), eb.fn.sum<number>('file_size').as('bytes')])
+      .where('status', '=', 'completed')
+      .executeTakeFirstOrThrow();
+    expect(info.queue).toEqual({ queued: 0, running: 0 });
+    expect(info.storage).toMatchObject({ files: Number(sum.files), used_bytes: Number(sum.bytes) });
+    expect(info.storage.files).toBeGreaterThanOrEqual(3);
+    await expect(status.getByTestId('queue-depth').textContent()).resolves.toBe('0 running · 0 waiting');
+    await expect(status.getByTestId('storage-used').textContent()).resolves.toMatch(
+      new RegExp(`^[\\d.,]+\\s?(B|KB|MB|KiB|MiB) in ${info.storage.files} files \\(local disk\\)$`),
+    );
+    await screenshot(page, 'admin-status-desktop');
+  });
+
   it('is an installable PWA: manifest, service worker, and a share target that fills the link box', async () => {
     const profile = mkdtempSync(path.join(os.tmpdir(), 'ytbh-chromium-'));
     // A real profile: Chromium never offers installation in incognito contexts (what newContext makes).
@@ -382,9 +487,10 @@ describe('web dashboard (Chromium)', () => {
   });
 
   it('logged no script errors or CSP violations on the way', () => {
-    // The two lookups that failed on purpose log their 400/404 responses; nothing else may appear.
+    // The two lookups that failed on purpose log their 400/404 responses, the refused deletion its 502;
+    // nothing else may appear.
     const unexpected = admin.problems.filter(
-      (p) => !/Failed to load resource: the server responded with a status of (400|401|404)/.test(p),
+      (p) => !/Failed to load resource: the server responded with a status of (400|401|404|502)/.test(p),
     );
     expect(unexpected).toEqual([]);
   });

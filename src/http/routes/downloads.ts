@@ -8,8 +8,10 @@
  *
  * A playlist parent is never enqueued: its status, progress and byte counts
  * are derived from its children (tasks.ts aggregateParent, run on every
- * child status change and on reads of the parent). DELETE on a parent
- * cancels its active children; retry re-queues its failed and cancelled ones.
+ * child status change and on reads of the parent). DELETE on an active
+ * download cancels it (a parent: its active children); on a finished one it
+ * removes the stored files and the task (task-removal.ts). Retry re-queues
+ * failed and cancelled downloads (a parent: its failed and cancelled children).
  */
 import { rm } from 'node:fs/promises';
 import { Type } from '@sinclair/typebox';
@@ -28,6 +30,8 @@ import {
   type StatusCounts,
 } from '../../delivery/tasks.js';
 import { createBatch, createDownload, MAX_BATCH_URLS, type CreatedDownload } from '../../delivery/batch.js';
+import { removePlaylist, removeTask } from '../../delivery/task-removal.js';
+import { videosOfTasks, type TaskVideo } from '../../delivery/task-videos.js';
 import type { DownloadTask } from '../../infra/db/schema.js';
 import { MAX_URL_LENGTH } from '../../infra/http-client/ssrf-guard.js';
 import { ACTIVE_STATUSES, FINAL_STATUSES } from '../../delivery/task-status.js';
@@ -36,7 +40,7 @@ import { workDir } from '../../delivery/pipeline.js';
 import { taskEvent } from '../../delivery/progress.js';
 import { errorResponses } from '../schemas/common.js';
 import { UrlParam } from '../schemas/video.js';
-import { TaskSchema, taskView } from '../schemas/task.js';
+import { TaskSchema, taskView, thumbnailUrl } from '../schemas/task.js';
 import { contentDisposition, parseRange } from '../content-disposition.js';
 import type { TaskStatus } from '../../infra/db/schema.js';
 import type { Platform } from '../../extract/model.js';
@@ -98,9 +102,9 @@ const PlaylistFlag = Type.Optional(
   }),
 );
 
-function createdView(c: CreatedDownload) {
+function createdView(c: CreatedDownload, video?: TaskVideo) {
   return {
-    ...taskView(c.task),
+    ...taskView(c.task, video),
     ...(c.children_count !== undefined ? { children_count: c.children_count } : {}),
     ...(c.playlist ? { playlist: c.playlist } : {}),
   };
@@ -110,8 +114,14 @@ function parentView(task: DownloadTask, counts: StatusCounts) {
   return { ...taskView(task), children_count: counts.total, children: counts };
 }
 
+/** A stored object's ETag as a quoted HTTP entity tag. */
+const entityTag = (etag: string) => `"${etag.replace(/"/g, '')}"`;
+
 export const downloadRoutes: ApiRoutes = async (app, services) => {
   const db = services.database.db;
+  /** A task with what its video row says (title, thumbnail, …). */
+  const viewOf = async (t: DownloadTask) => taskView(t, (await videosOfTasks(db, [t])).get(t.id));
+  const removal = { db, storage: services.storage, dataDir: services.config.dataDir, log: services.log };
 
   const createDeps = {
     db,
@@ -154,7 +164,8 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
         throw err;
       });
       reply.header('location', `/api/v2/downloads/${made.task.id}`);
-      return reply.status(made.created ? 202 : 200).send(createdView(made));
+      const videos = await videosOfTasks(db, [made.task]);
+      return reply.status(made.created ? 202 : 200).send(createdView(made, videos.get(made.task.id)));
     },
   );
 
@@ -199,10 +210,14 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
         userId,
         playlist: req.body.playlist,
       });
+      const videos = await videosOfTasks(
+        db,
+        items.flatMap((i) => (i.result ? [i.result.task] : [])),
+      );
       return reply.status(202).send({
         items: items.map((i) => ({
           url: i.url,
-          ...(i.result ? { task: createdView(i.result) } : {}),
+          ...(i.result ? { task: createdView(i.result, videos.get(i.result.task.id)) } : {}),
           ...(i.error ? { error: i.error } : {}),
         })),
       });
@@ -246,7 +261,8 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
         ...(q.parent_id ? { parentId: q.parent_id } : {}),
         ...(q.cursor ? { cursor: q.cursor } : {}),
       });
-      return { items: page.items.map(taskView), next_cursor: page.next_cursor };
+      const videos = await videosOfTasks(db, page.items);
+      return { items: page.items.map((t) => taskView(t, videos.get(t.id))), next_cursor: page.next_cursor };
     },
   );
 
@@ -262,7 +278,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     },
     async (req) => {
       const task = await getOwnTask(db, req.params.id, ownerOf(req));
-      if (!isParentTask(task)) return taskView(task);
+      if (!isParentTask(task)) return viewOf(task);
       const agg = await aggregateParent(db, task.id);
       return parentView(agg?.task ?? task, agg?.counts ?? emptyCounts());
     },
@@ -273,16 +289,34 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     {
       schema: {
         tags: ['downloads'],
-        summary: 'Cancel a download: stops the transfer and removes partial files (a playlist: all its active entries)',
+        summary: 'Cancel an active download, or remove a finished one with its files',
+        description:
+          'An active download (queued, extracting, downloading, processing) is cancelled: the transfer stops, partial ' +
+          'files are removed, and the answer is the cancelled task (200). A finished one (completed, failed, ' +
+          'cancelled) is removed: its stored media, thumbnail and sidecar subtitles, then the task itself (204; ' +
+          'storage usage drops accordingly). So a first DELETE cancels and a second one removes. A playlist ' +
+          'follows its derived status: while any entry is active, DELETE cancels those entries; once all are ' +
+          'finished, it removes every entry and the playlist. When storage cannot delete a file the task is kept ' +
+          '(502 `storage_error`) and DELETE can be sent again.',
         params: TaskId,
-        response: { 200: DownloadViewSchema, ...errorResponses(400, 404, 409) },
+        response: {
+          200: DownloadViewSchema,
+          204: Type.Null({ description: 'Removed with its files' }),
+          ...errorResponses(400, 404, 409, 502),
+        },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const task = await getOwnTask(db, req.params.id, ownerOf(req));
-      if (isParentTask(task)) return cancelParent(task);
+      if (isParentTask(task)) {
+        const current = (await aggregateParent(db, task.id))?.task ?? task;
+        if (!FINAL_STATUSES.includes(current.status)) return cancelParent(current);
+        await removePlaylist(removal, current);
+        return reply.status(204).send(null);
+      }
       if (FINAL_STATUSES.includes(task.status)) {
-        throw new AppError('conflict', `The download is already ${task.status}`, { status: task.status });
+        await removeTask(removal, task);
+        return reply.status(204).send(null);
       }
       const cancelled = await transition(
         db,
@@ -295,7 +329,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       await services.queue.cancel(task.id);
       await rm(workDir(services.config.dataDir, task.id), { recursive: true, force: true });
       await services.publisher.publish('task_status', taskEvent(cancelled));
-      return taskView(cancelled);
+      return viewOf(cancelled);
     },
   );
 
@@ -334,7 +368,10 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
         );
       await services.queue.enqueue(queued.id, { group: queued.platform });
       await services.publisher.publish('task_status', taskEvent(queued));
-      return reply.status(202).header('location', `/api/v2/downloads/${queued.id}`).send(taskView(queued));
+      return reply
+        .status(202)
+        .header('location', `/api/v2/downloads/${queued.id}`)
+        .send(await viewOf(queued));
     },
   );
 
@@ -361,7 +398,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       }
       const stat = await services.storage.stat(task.file_path);
       if (!stat) throw new AppError('not_found', 'The file is gone from storage');
-      const etag = `"${stat.etag.replace(/"/g, '')}"`;
+      const etag = entityTag(stat.etag);
       const ext = task.file_path.slice(task.file_path.lastIndexOf('.') + 1);
       const info = await services.extraction
         .info(task.url)
@@ -394,6 +431,41 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       }
       reply.header('content-length', stat.size);
       return reply.send(await services.storage.read(task.file_path));
+    },
+  );
+
+  app.get(
+    '/api/v2/downloads/:id/thumbnail',
+    {
+      schema: {
+        tags: ['downloads'],
+        summary: 'The JPEG thumbnail a completed video download stored (its `thumbnail_url` points here)',
+        params: TaskId,
+        response: {
+          200: Type.Any({ description: 'image/jpeg' }),
+          304: Type.Null({ description: 'Not modified' }),
+          ...errorResponses(400, 404),
+        },
+      },
+    },
+    async (req, reply) => {
+      const task = await getOwnTask(db, req.params.id, ownerOf(req));
+      const key = thumbnailUrl(task) ? task.thumbnail_path : null;
+      if (!key) throw new AppError('not_found', 'The download has no stored thumbnail');
+      const stat = await services.storage.stat(key);
+      if (!stat) throw new AppError('not_found', 'The thumbnail is gone from storage');
+      const etag = entityTag(stat.etag);
+      // Private: the image is one user's; the URL may carry their access token.
+      reply
+        .header('etag', etag)
+        .header('cache-control', 'private, max-age=86400')
+        .header('last-modified', stat.modified.toUTCString())
+        .header('x-content-type-options', 'nosniff');
+      if (req.headers['if-none-match'] === etag) return reply.status(304).send(null);
+      return reply
+        .header('content-type', 'image/jpeg')
+        .header('content-length', stat.size)
+        .send(await services.storage.read(key));
     },
   );
 
@@ -537,12 +609,8 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     },
   );
 
+  /** Cancels the active entries of a playlist download that is still active (`parent`: its aggregated row). */
   async function cancelParent(parent: DownloadTask) {
-    const before = await aggregateParent(db, parent.id);
-    const current = before?.task ?? parent;
-    if (FINAL_STATUSES.includes(current.status)) {
-      throw new AppError('conflict', `The playlist download is already ${current.status}`, { status: current.status });
-    }
     const cancelled = await cancelChildren(db, parent.id);
     for (const child of cancelled) {
       await services.queue.cancel(child.id);
@@ -555,7 +623,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       const own = await transition(db, parent.id, 'cancelled', {}, ACTIVE_STATUSES);
       if (own) after = { ...after, task: own };
     }
-    const task = after?.task ?? current;
+    const task = after?.task ?? parent;
     await services.publisher.publish('task_status', taskEvent(task));
     return parentView(task, after?.counts ?? emptyCounts());
   }

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Services } from '../../app/services.js';
 import { errorBody } from '../../errors/app-error.js';
 import { errorResponses } from '../schemas/common.js';
+import { systemUsage } from '../../accounts/quotas.js';
 
 const Health = Type.Object({
   status: Type.Literal('ok'),
@@ -12,6 +13,7 @@ const Health = Type.Object({
 });
 
 const Checks = Type.Record(Type.String(), Type.String());
+const Count = Type.Integer({ minimum: 0 });
 
 const Info = Type.Object({
   name: Type.String(),
@@ -24,6 +26,26 @@ const Info = Type.Object({
   }),
   tools: Type.Object({ ytdlp: Type.String(), ffmpeg: Type.String() }),
   upstream_rewrite: Type.Boolean(),
+  // Instance-wide figures: other users' activity, so admins only.
+  queue: Type.Optional(
+    Type.Object(
+      {
+        queued: Count,
+        running: Type.Integer({ minimum: 0, description: 'being extracted, downloaded or processed now' }),
+      },
+      { description: 'Admins only: download tasks waiting and running, all users (playlist parents not counted)' },
+    ),
+  ),
+  storage: Type.Optional(
+    Type.Object(
+      {
+        backend: Type.Union([Type.Literal('local'), Type.Literal('s3')]),
+        used_bytes: Type.Integer({ minimum: 0, description: 'file sizes of all completed downloads' }),
+        files: Type.Integer({ minimum: 0, description: 'completed downloads with a stored file' }),
+      },
+      { description: 'Admins only: what downloads occupy in storage' },
+    ),
+  ),
 });
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -91,19 +113,24 @@ export function systemRoutes(services: Services): FastifyPluginAsyncTypebox {
       {
         schema: {
           tags: ['system'],
-          summary: 'Version, role, active backends and tool versions',
+          summary: 'Version, role, active backends and tool versions; for admins also queue depth and storage used',
           response: { 200: Info },
         },
       },
-      async () => ({
-        name: 'ytbh',
-        version: services.version,
-        role: services.config.role,
-        node: process.version,
-        backends: { database: services.database.kind, cache: services.cache.kind },
-        tools: await services.tools(),
-        upstream_rewrite: Boolean(services.config.upstreamRewrite),
-      }),
+      async (req) => {
+        const admin = req.principal?.user.role === 'admin' && req.principal.scopes.includes('admin');
+        const usage = admin ? await systemUsage(services.database.db) : null;
+        return {
+          name: 'ytbh',
+          version: services.version,
+          role: services.config.role,
+          node: process.version,
+          backends: { database: services.database.kind, cache: services.cache.kind },
+          tools: await services.tools(),
+          upstream_rewrite: Boolean(services.config.upstreamRewrite),
+          ...(usage ? { queue: usage.queue, storage: { backend: services.storage.kind, ...usage.storage } } : {}),
+        };
+      },
     );
   };
 }

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { DownloadTask } from '../../infra/db/schema.js';
 import { subtitleRecordOf } from '../../delivery/subtitles.js';
+import type { TaskVideo } from '../../delivery/task-videos.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String> | ReturnType<typeof Type.Number>>(t: T) =>
   Type.Union([t, Type.Null()]);
@@ -26,6 +27,15 @@ export const TaskSchema = Type.Object(
     speed_bps: Nullable(Type.Number()),
     eta_seconds: Nullable(Type.Number()),
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String() }), Type.Null()]),
+    title: Nullable(Type.String({ description: 'the video’s title (a playlist’s, for a playlist download)' })),
+    uploader: Nullable(Type.String()),
+    duration: Nullable(Type.Number({ description: 'seconds' })),
+    thumbnail_url: Nullable(
+      Type.String({
+        description:
+          'GET /api/v2/downloads/{id}/thumbnail once the download stored one (same credentials as the file), else the platform’s thumbnail',
+      }),
+    ),
     file_size: Nullable(Type.Number()),
     file_url: Nullable(Type.String()),
     subtitles: Type.Union(
@@ -59,7 +69,18 @@ export const TaskSchema = Type.Object(
   { $id: 'DownloadTask' },
 );
 
-export function taskView(t: DownloadTask) {
+/** The stored thumbnail's address, when the task is done and has one. */
+export function thumbnailUrl(t: Pick<DownloadTask, 'id' | 'status' | 'thumbnail_path'>): string | null {
+  return t.status === 'completed' && t.thumbnail_path ? `/api/v2/downloads/${t.id}/thumbnail` : null;
+}
+
+function playlistTitle(t: DownloadTask): string | null {
+  const title = (t.selected_formats as { playlist?: { title?: unknown } } | null)?.playlist?.title;
+  return typeof title === 'string' && title ? title : null;
+}
+
+/** A task as the API shows it; `video` is what videosOfTasks found (title, uploader, …). */
+export function taskView(t: DownloadTask, video?: TaskVideo) {
   return {
     id: t.id,
     url: t.url,
@@ -78,6 +99,10 @@ export function taskView(t: DownloadTask) {
     speed_bps: t.speed_bps,
     eta_seconds: t.eta_seconds,
     error: t.error_code ? { code: t.error_code, message: t.error_message ?? '' } : null,
+    title: video?.title ?? playlistTitle(t),
+    uploader: video?.uploader ?? null,
+    duration: video?.duration ?? null,
+    thumbnail_url: thumbnailUrl(t) ?? video?.thumbnail_url ?? null,
     file_size: t.file_size,
     file_url: t.status === 'completed' && t.file_path ? `/api/v2/downloads/${t.id}/file` : null,
     subtitles: subtitlesView(t),

@@ -105,6 +105,8 @@ export interface DownloadTasksTable {
   error_message: string | null;
   file_path: string | null;
   file_size: number | null;
+  /** the stored thumbnail's key (null: none stored) */
+  thumbnail_path: string | null;
   attempts: Generated<number>;
   created_at: CreatedAt;
   updated_at: Timestamp;

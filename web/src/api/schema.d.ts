@@ -2451,7 +2451,10 @@ export interface paths {
     };
     put?: never;
     post?: never;
-    /** Cancel a download: stops the transfer and removes partial files (a playlist: all its active entries) */
+    /**
+     * Cancel an active download, or remove a finished one with its files
+     * @description An active download (queued, extracting, downloading, processing) is cancelled: the transfer stops, partial files are removed, and the answer is the cancelled task (200). A finished one (completed, failed, cancelled) is removed: its stored media, thumbnail and sidecar subtitles, then the task itself (204; storage usage drops accordingly). So a first DELETE cancels and a second one removes. A playlist follows its derived status: while any entry is active, DELETE cancels those entries; once all are finished, it removes every entry and the playlist. When storage cannot delete a file the task is kept (502 `storage_error`) and DELETE can be sent again.
+     */
     delete: {
       parameters: {
         query?: never;
@@ -2507,6 +2510,13 @@ export interface paths {
             };
           };
         };
+        /** @description Removed with its files */
+        204: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
         /** @description Invalid input */
         400: {
           headers: {
@@ -2527,6 +2537,15 @@ export interface paths {
         };
         /** @description Conflict */
         409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Upstream error */
+        502: {
           headers: {
             [name: string]: unknown;
           };
@@ -2840,6 +2859,69 @@ export interface paths {
         };
         /** @description Conflict */
         409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/v2/downloads/{id}/thumbnail': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** The JPEG thumbnail a completed video download stored (its `thumbnail_url` points here) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description image/jpeg */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': unknown;
+          };
+        };
+        /** @description Not modified */
+        304: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content?: never;
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Not found */
+        404: {
           headers: {
             [name: string]: unknown;
           };
@@ -4500,7 +4582,7 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Version, role, active backends and tool versions */
+    /** Version, role, active backends and tool versions; for admins also queue depth and storage used */
     get: {
       parameters: {
         query?: never;
@@ -4523,7 +4605,21 @@ export interface paths {
               };
               name: string;
               node: string;
+              /** @description Admins only: download tasks waiting and running, all users (playlist parents not counted) */
+              queue?: {
+                queued: number;
+                /** @description being extracted, downloaded or processed now */
+                running: number;
+              };
               role: string;
+              /** @description Admins only: what downloads occupy in storage */
+              storage?: {
+                backend: 'local' | 's3';
+                /** @description completed downloads with a stored file */
+                files: number;
+                /** @description file sizes of all completed downloads */
+                used_bytes: number;
+              };
               tools: {
                 ffmpeg: string;
                 ytdlp: string;
@@ -5856,6 +5952,8 @@ export interface components {
       bytes_total: number | null;
       completed_at: string | null;
       created_at: string;
+      /** @description seconds */
+      duration: number | null;
       error: {
         code: string;
         message: string;
@@ -5897,14 +5995,19 @@ export interface components {
         mode: string;
         requested: string[];
       } | null;
+      /** @description GET /api/v2/downloads/{id}/thumbnail once the download stored one (same credentials as the file), else the platform’s thumbnail */
+      thumbnail_url: string | null;
+      /** @description the video’s title (a playlist’s, for a playlist download) */
+      title: string | null;
       updated_at: string;
+      uploader: string | null;
       url: string;
       video_id: string | null;
     };
     /** Error */
     ErrorResponse: {
       error: {
-        /** @description Stable machine-readable code: invalid_url, unsupported_url, validation_failed, invalid_json, bad_request, unauthorized, forbidden, not_found, private, unavailable, method_not_allowed, conflict, removed, payload_too_large, uri_too_long, range_not_satisfiable, unsupported_media_type, age_restricted, login_required, region_blocked, payment_required, live_not_started, quota_exceeded, rate_limited, internal_error, upstream_error, not_ready, upstream_timeout */
+        /** @description Stable machine-readable code: invalid_url, unsupported_url, validation_failed, invalid_json, bad_request, unauthorized, forbidden, not_found, private, unavailable, method_not_allowed, conflict, removed, payload_too_large, uri_too_long, range_not_satisfiable, unsupported_media_type, age_restricted, login_required, region_blocked, payment_required, live_not_started, quota_exceeded, rate_limited, internal_error, upstream_error, storage_error, not_ready, upstream_timeout */
         code: string;
         details?: unknown;
         message: string;

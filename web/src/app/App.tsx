@@ -11,7 +11,6 @@ import { LibraryPage } from '../pages/LibraryPage';
 import { SettingsPage } from '../pages/SettingsPage';
 import { AdminPage } from '../pages/AdminPage';
 import { LoginPage, RegisterPage, SetupPage } from '../pages/AuthPages';
-import { resetVideoMeta } from '../lib/video-meta';
 import { PreferencesProvider, usePreferences } from '../lib/preferences';
 import { CompletionNotifier } from './notifier';
 
@@ -100,7 +99,8 @@ function Shell() {
 
   const signOut = async () => {
     await logout();
-    resetVideoMeta();
+    // Titles an older version of the page remembered here; nothing is kept per browser now.
+    localStorage.removeItem('ytbh.video-meta');
     navigate('/login', { replace: true });
   };
 

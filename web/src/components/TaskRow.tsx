@@ -6,16 +6,14 @@ import { useI18n } from '../i18n/i18n';
 import { Link } from '../app/router';
 import { formatBytes, formatDuration, formatPercent, formatSpeed } from '../lib/format';
 import { canRetry, isActive } from '../lib/tasks';
-import { useVideoMeta } from '../lib/video-meta';
 import { ErrorNotice } from './feedback';
 import { PlatformBadge, ProgressBar, StatusChip } from './task-bits';
 
 export function TaskRow({ task, onChange }: { task: Task; onChange: (t: Task) => void }) {
   const { t, lang } = useI18n();
-  const meta = useVideoMeta(task.url, false);
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<unknown>(null);
-  const title = meta?.title ?? task.url;
+  const title = task.title ?? task.url;
   const active = isActive(task);
 
   const act = async (kind: 'cancel' | 'retry') => {

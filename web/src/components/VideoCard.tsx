@@ -5,7 +5,6 @@ import type { Task, VideoInfo } from '../api/types';
 import { useI18n } from '../i18n/i18n';
 import { formatDuration } from '../lib/format';
 import { toOptions, type Choice } from '../lib/options';
-import { rememberVideo } from '../lib/video-meta';
 import { ErrorNotice } from './feedback';
 import { FormatTable } from './FormatTable';
 import { OptionsForm } from './OptionsForm';
@@ -35,7 +34,6 @@ export function VideoCard({
     setError(null);
     try {
       const task = await call(api.POST('/api/v2/downloads', { body: { url: sourceUrl, options: toOptions(choice) } }));
-      rememberVideo(task.url, info);
       onQueued(task);
     } catch (err) {
       setError(err);

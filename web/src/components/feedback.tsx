@@ -32,6 +32,7 @@ const KNOWN_CODES = new Set([
   'validation_failed',
   'conflict',
   'quota_exceeded',
+  'storage_error',
 ]);
 
 export function ErrorNotice({ error, onRetry, title }: { error: unknown; onRetry?: () => void; title?: string }) {

@@ -1,5 +1,6 @@
 /** Small pieces of a download's display: status chip, progress bar, platform badge, thumbnail. */
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
+import { withAccessToken } from '../api/client';
 import { useI18n, type MessageKey } from '../i18n/i18n';
 import { formatPercent } from '../lib/format';
 
@@ -46,15 +47,32 @@ export function PlatformBadge({ platform }: { platform: string }) {
   return <span className={`badge badge-${platform}`}>{platformName(platform)}</span>;
 }
 
-/** https thumbnails from platform CDNs (the page's CSP allows https: images); a placeholder otherwise. */
+/**
+ * A thumbnail: our own (a download's stored one, under /api/) or an https one
+ * from a platform CDN (the page's CSP allows https: images); a placeholder
+ * otherwise. An <img> sends no headers, so ours get the access token in the
+ * URL, as the player's file URL does.
+ */
 export function Thumbnail({ src, alt, audio }: { src: string | null | undefined; alt: string; audio?: boolean }) {
   const [failed, setFailed] = useState(false);
-  const usable = src && !failed && (src.startsWith('https://') || src.startsWith('/'));
-  if (usable) {
+  const own = !!src && src.startsWith('/api/');
+  const [signed, setSigned] = useState<string | null>(null);
+  useEffect(() => {
+    setFailed(false);
+    setSigned(null);
+    if (!src || !src.startsWith('/api/')) return;
+    let live = true;
+    void withAccessToken(src).then((u) => live && setSigned(u));
+    return () => {
+      live = false;
+    };
+  }, [src]);
+  const url = own ? signed : src?.startsWith('https://') ? src : null;
+  if (url && !failed) {
     return (
       <img
         className="thumb"
-        src={src}
+        src={url}
         alt={alt}
         loading="lazy"
         referrerPolicy="no-referrer"

@@ -26,6 +26,8 @@ export interface TaskList {
   reload: () => void;
   /** Put a task the page changed (cancel, retry, create) into the list. */
   upsert: (t: Task) => void;
+  /** Drop a task the page removed. */
+  remove: (id: string) => void;
 }
 
 function merge(list: Task[], incoming: Task[], atEnd = false): Task[] {
@@ -132,5 +134,6 @@ export function useTasks(query: TaskQuery): TaskList {
     loadMore: () => cursor && void fetchPage(cursor),
     reload: () => void fetchPage(null),
     upsert: (t) => setItems((prev) => merge(prev, [t])),
+    remove: (id) => setItems((prev) => prev.filter((t) => t.id !== id)),
   };
 }

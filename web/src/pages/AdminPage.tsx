@@ -5,7 +5,7 @@ import type { paths, User } from '../api/types';
 import { useUser } from '../app/auth';
 import { EmptyState, ErrorNotice, Loading } from '../components/feedback';
 import { useI18n, type MessageKey } from '../i18n/i18n';
-import { formatDate } from '../lib/format';
+import { formatBytes, formatDate } from '../lib/format';
 import { QuotaMeters } from './SettingsPage';
 
 type AdminUser = paths['/api/v2/admin/users/{id}']['get']['responses'][200]['content']['application/json'];
@@ -15,7 +15,7 @@ type Invite = paths['/api/v2/admin/invites']['get']['responses'][200]['content']
 const ROLES: Role[] = ['admin', 'user', 'guest'];
 
 function SystemStatus() {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [info, setInfo] = useState<Awaited<ReturnType<typeof loadSystem>> | null>(null);
   const [error, setError] = useState<unknown>(null);
   const load = useCallback(async () => {
@@ -30,7 +30,13 @@ function SystemStatus() {
 
   return (
     <section className="card" aria-labelledby="system-title">
-      <h2 id="system-title">{t('admin.system')}</h2>
+      <div className="page-head">
+        <h2 id="system-title">{t('admin.system')}</h2>
+        {/* Queue depth and storage change by the minute. */}
+        <button type="button" className="btn btn-secondary" onClick={() => void load()}>
+          {t('admin.refresh')}
+        </button>
+      </div>
       {error !== null && <ErrorNotice error={error} onRetry={() => void load()} />}
       {!info && error === null && <Loading />}
       {info && (
@@ -54,8 +60,24 @@ function SystemStatus() {
           <dd>{info.tools.ytdlp}</dd>
           <dt>ffmpeg</dt>
           <dd>{info.tools.ffmpeg}</dd>
-          <dt>{t('admin.active_downloads')}</dt>
-          <dd>{t('admin.active_value', info.active)}</dd>
+          {info.queue && (
+            <>
+              <dt>{t('admin.queue_depth')}</dt>
+              <dd data-testid="queue-depth">{t('admin.queue_depth_value', info.queue)}</dd>
+            </>
+          )}
+          {info.storage && (
+            <>
+              <dt>{t('admin.storage_used')}</dt>
+              <dd data-testid="storage-used">
+                {t('admin.storage_used_value', {
+                  size: formatBytes(info.storage.used_bytes, lang),
+                  files: info.storage.files,
+                  backend: info.storage.backend === 's3' ? 'S3' : t('admin.storage_local'),
+                })}
+              </dd>
+            </>
+          )}
         </dl>
       )}
     </section>
@@ -63,7 +85,7 @@ function SystemStatus() {
 }
 
 async function loadSystem() {
-  const [info, ready, active] = await Promise.all([
+  const [info, ready] = await Promise.all([
     call(api.GET('/api/v2/system/info')),
     // 503 carries the failing checks in its details; either way we show each check's answer.
     api.GET('/api/v2/system/ready').then(
@@ -74,14 +96,8 @@ async function loadSystem() {
         {},
       () => ({}) as Record<string, string>,
     ),
-    // The admin's own view of the queue: active downloads (the API has no instance-wide queue depth yet).
-    Promise.all(
-      (['queued', 'downloading'] as const).map((status) =>
-        call(api.GET('/api/v2/downloads', { params: { query: { status, limit: 100 } } })).then((p) => p.items.length),
-      ),
-    ).then(([queued, downloading]) => ({ queued: queued!, downloading: downloading! })),
   ]);
-  return { ...info, ready, active };
+  return { ...info, ready };
 }
 
 function QuotaEditor({ user, onSaved }: { user: AdminUser; onSaved: (u: AdminUser) => void }) {

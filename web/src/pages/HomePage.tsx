@@ -17,7 +17,6 @@ import { useI18n } from '../i18n/i18n';
 import { firstUrl } from '../lib/format';
 import { useDefaultChoice } from '../lib/preferences';
 import { applyEvent } from '../lib/tasks';
-import { rememberVideo } from '../lib/video-meta';
 
 type Lookup =
   | { phase: 'idle' }
@@ -63,8 +62,6 @@ export function HomePage() {
       setLookup({ phase: 'loading', url: target });
       try {
         const info = await call(api.GET('/api/v2/videos/info', { params: { query: { url: target } } }));
-        rememberVideo(target, info);
-        rememberVideo(info.url, info);
         if (n === asked.current) setLookup({ phase: 'video', url: target, info });
       } catch (err) {
         if (n !== asked.current) return;

@@ -1,5 +1,8 @@
-/** Library: finished downloads to search, filter, play in the page and save to the device. */
-import { useId, useState } from 'react';
+/** Library: finished downloads to search, filter, play in the page, save to the device and delete. */
+import { useEffect, useId, useRef, useState } from 'react';
+import { api, call } from '../api/client';
+import { ApiError } from '../api/errors';
+import { ConfirmDialog } from '../components/ConfirmDialog';
 import { DownloadLink } from '../components/DownloadLink';
 import type { Task } from '../api/types';
 import { navigate, useLocation } from '../app/router';
@@ -9,7 +12,6 @@ import { PlatformBadge, Thumbnail, platformName } from '../components/task-bits'
 import { useI18n, type MessageKey } from '../i18n/i18n';
 import { formatBytes, formatDate, formatDuration } from '../lib/format';
 import { useTasks, type TaskQuery } from '../lib/use-tasks';
-import { knownVideo, useVideoMeta, useVideoMetaVersion } from '../lib/video-meta';
 
 const PLATFORMS = ['youtube', 'bilibili', 'twitch', 'tiktok', 'generic'] as const;
 const PERIODS = { any: Infinity, day: 1, week: 7, month: 31, year: 366 } as const;
@@ -25,7 +27,13 @@ export function LibraryPage() {
   const [period, setPeriod] = useState<Period>('any');
   const [kind, setKind] = useState<Kind>('all');
   const list = useTasks({ status: 'completed', ...(platform ? { platform } : {}) });
-  useVideoMetaVersion();
+  const heading = useRef<HTMLHeadingElement>(null);
+  const [removed, setRemoved] = useState<{ title: string } | null>(null);
+  // The removed item and its buttons are gone: focus goes to a place that stays (once the dialog has closed,
+  // since nothing outside a modal dialog takes focus).
+  useEffect(() => {
+    if (removed) heading.current?.focus();
+  }, [removed]);
 
   const playing = search.get('play');
   const playTask = playing ? list.items.find((task) => task.id === playing) : undefined;
@@ -38,7 +46,7 @@ export function LibraryPage() {
     const days = PERIODS[period];
     if (days !== Infinity && now - Date.parse(task.completed_at ?? task.created_at) > days * 86_400_000) return false;
     if (needle) {
-      const title = knownVideo(task.url)?.title ?? '';
+      const title = task.title ?? '';
       if (!title.toLowerCase().includes(needle) && !task.url.toLowerCase().includes(needle)) return false;
     }
     return true;
@@ -46,12 +54,17 @@ export function LibraryPage() {
 
   return (
     <section className="page library">
-      <h1 tabIndex={-1}>{t('library.title')}</h1>
+      <h1 tabIndex={-1} ref={heading}>
+        {t('library.title')}
+      </h1>
+      <p className="visually-hidden" role="status">
+        {removed !== null && t('library.deleted', { title: removed.title })}
+      </p>
       {playTask && (
         <Player
           key={playTask.id}
           task={playTask}
-          title={knownVideo(playTask.url)?.title ?? playTask.url}
+          title={playTask.title ?? playTask.url}
           onClose={() => navigate('/library')}
         />
       )}
@@ -101,7 +114,15 @@ export function LibraryPage() {
       )}
       <ul className="library-grid">
         {shown.map((task) => (
-          <LibraryItem key={task.id} task={task} />
+          <LibraryItem
+            key={task.id}
+            task={task}
+            onRemoved={() => {
+              list.remove(task.id);
+              if (playing === task.id) navigate('/library', { replace: true });
+              setRemoved({ title: task.title ?? task.url });
+            }}
+          />
         ))}
       </ul>
       {list.hasMore && (
@@ -113,22 +134,31 @@ export function LibraryPage() {
   );
 }
 
-function LibraryItem({ task }: { task: Task }) {
+async function removeDownload(id: string): Promise<void> {
+  try {
+    await call(api.DELETE('/api/v2/downloads/{id}', { params: { path: { id } } }));
+  } catch (err) {
+    // Already gone (removed in another tab): what the user asked for.
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+  }
+}
+
+function LibraryItem({ task, onRemoved }: { task: Task; onRemoved: () => void }) {
   const { t, lang } = useI18n();
-  const meta = useVideoMeta(task.url, true);
-  const title = meta?.title ?? task.url;
+  const [confirming, setConfirming] = useState(false);
+  const title = task.title ?? task.url;
   const fileUrl = task.file_url ?? `/api/v2/downloads/${task.id}/file`;
 
   return (
     <li className="card library-item" data-task-id={task.id}>
-      <Thumbnail src={meta?.thumbnail_url} alt={t('home.thumbnail_of', { title })} audio={task.audio_only} />
+      <Thumbnail src={task.thumbnail_url} alt={t('home.thumbnail_of', { title })} audio={task.audio_only} />
       <div className="library-body">
         <h2 className="library-title" title={task.url}>
           {title}
         </h2>
         <p className="video-meta">
           <PlatformBadge platform={task.platform} />
-          {meta?.duration != null && <span>{formatDuration(meta.duration)}</span>}
+          {task.duration != null && <span>{formatDuration(task.duration)}</span>}
           <span>{(task.format ?? '').toUpperCase()}</span>
           <span>{formatBytes(task.file_size, lang)}</span>
         </p>
@@ -140,8 +170,28 @@ function LibraryItem({ task }: { task: Task }) {
           <DownloadLink className="btn btn-secondary" path={fileUrl}>
             {t('library.download_to_device')}
           </DownloadLink>
+          <button
+            type="button"
+            className="btn btn-danger"
+            aria-label={t('library.delete_named', { title })}
+            onClick={() => setConfirming(true)}
+          >
+            {t('library.delete')}
+          </button>
         </div>
       </div>
+      {confirming && (
+        <ConfirmDialog
+          title={t('library.delete_title')}
+          message={t('library.delete_message', { title })}
+          confirmLabel={t('library.delete')}
+          onConfirm={async () => {
+            await removeDownload(task.id);
+            onRemoved();
+          }}
+          onClose={() => setConfirming(false)}
+        />
+      )}
     </li>
   );
 }
