@@ -9,7 +9,7 @@ import { AppError } from '../errors/app-error.js';
 import type { DB, User, UserRole } from '../infra/db/schema.js';
 import { LIMIT_COLUMNS, QUOTA_KINDS, type LimitColumn, type LimitOverrides } from './quotas.js';
 import { randomToken, sha256Hex } from './secret-token.js';
-import { decodeCursor, encodeCursor } from '../infra/db/cursor.js';
+import { afterCursor, pageOf } from '../infra/db/cursor.js';
 
 /** Serialises changes that could remove the last active admin (two admins demoting each other at once). */
 const ADMIN_CHANGE_LOCK = 0x79746269;
@@ -51,14 +51,7 @@ export async function listUsers(db: Kysely<DB>, f: UserFilter): Promise<{ items:
   }
   if (f.role) q = q.where('role', '=', f.role);
   if (f.active !== undefined) q = q.where('is_active', '=', f.active);
-  if (f.cursor) {
-    const c = decodeCursor(f.cursor);
-    q = q.where(sql<boolean>`(created_at, id) < (${c.createdAt}, ${c.id}::uuid)`);
-  }
-  const rows = await q.execute();
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null };
+  return pageOf(await afterCursor(q, f.cursor).execute(), limit);
 }
 
 export async function getUser(db: Kysely<DB>, id: string): Promise<User> {
@@ -244,20 +237,13 @@ export async function listInvites(
   f: { limit: number; cursor?: string },
 ): Promise<{ items: Invite[]; next_cursor: string | null }> {
   const limit = Math.min(Math.max(1, f.limit), MAX_PAGE);
-  let q = db
+  const q = db
     .selectFrom('user_invites')
     .select(['id', 'role', 'created_by', 'expires_at', 'used_by', 'used_at', 'created_at'])
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(limit + 1);
-  if (f.cursor) {
-    const c = decodeCursor(f.cursor);
-    q = q.where(sql<boolean>`(created_at, id) < (${c.createdAt}, ${c.id}::uuid)`);
-  }
-  const rows = await q.execute();
-  const items = rows.slice(0, limit);
-  const last = items[items.length - 1];
-  return { items, next_cursor: rows.length > limit && last ? encodeCursor(last.created_at, last.id) : null };
+  return pageOf(await afterCursor(q, f.cursor).execute(), limit);
 }
 
 // ---------------------------------------------------------------------------
