@@ -16,7 +16,7 @@ import { AppError } from '../errors/app-error.js';
 import type { DB, DownloadTask, DownloadTasksTable, TaskStatus } from '../infra/db/schema.js';
 import type { Platform } from '../extract/model.js';
 import { ACTIVE_STATUSES, sourcesOf } from './task-status.js';
-import { decodeCursor, encodeCursor } from '../infra/db/cursor.js';
+import { afterCursor, pageOf } from '../infra/db/cursor.js';
 
 export interface NewTask {
   userId: string | null;
@@ -126,17 +126,7 @@ export async function listTasks(
   if (f.status) q = q.where('status', '=', f.status);
   if (f.platform) q = q.where('platform', '=', f.platform);
   if (f.parentId) q = q.where('parent_id', '=', f.parentId);
-  if (f.cursor) {
-    const c = decodeCursor(f.cursor);
-    q = q.where(sql<boolean>`(created_at, id) < (${c.createdAt}, ${c.id}::uuid)`);
-  }
-  const rows = await q.execute();
-  const items = rows.slice(0, f.limit);
-  return {
-    items,
-    next_cursor:
-      rows.length > f.limit ? encodeCursor(items[items.length - 1]!.created_at, items[items.length - 1]!.id) : null,
-  };
+  return pageOf(await afterCursor(q, f.cursor).execute(), f.limit);
 }
 
 type TaskFields = Omit<Updateable<DownloadTasksTable>, 'id' | 'status' | 'created_at'>;
