@@ -1,17 +1,19 @@
 /**
  * The download benchmark's child process:
  *
- *   node download-child.mjs URL OUTDIR [COUNT] [CONNECTIONS]
+ *   node download-child.mjs [--warm] URL OUTDIR [COUNT] [CONNECTIONS|-] [SOLO_MIN_BPS]
  *
  * bench/download.ts bundles this file with esbuild so it runs on plain Node,
  * like the built service (`node --import tsx download-child.ts ...` works too).
  * It starts COUNT downloadHttp calls of URL at once into OUTDIR/out-N.bin, with
- * one shared HttpClient as the worker has, and default options (4 × 8 MiB
- * chunks) unless CONNECTIONS is given, then prints one JSON line (ChildReport)
+ * one shared HttpClient as the worker has, and default options (solo start,
+ * 4 × 8 MiB chunks) unless CONNECTIONS or SOLO_MIN_BPS (a number or Infinity)
+ * is given, then prints one JSON line (ChildReport)
  * on stdout. Memory is this process's own: VmRSS sampled every 50 ms while the
  * downloads run, and VmHWM at the end.
  */
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { downloadHttp } from '../../src/delivery/downloader/http-download.js';
 import { HttpClient } from '../../src/infra/http-client/http-client.js';
@@ -47,16 +49,30 @@ function procStatus(field: 'VmRSS' | 'VmHWM'): number {
 }
 
 async function main(): Promise<void> {
-  const [url, outDir, countArg, connectionsArg] = process.argv.slice(2);
+  const argv = process.argv.slice(2);
+  // --warm: one untimed download first, so the timed one runs on warmed-up code, as in a long-running worker.
+  const warm = argv[0] === '--warm';
+  const [url, outDir, countArg, connectionsArg, soloArg] = warm ? argv.slice(1) : argv;
   const count = Number(countArg ?? '1');
-  const connections = connectionsArg === undefined ? undefined : Number(connectionsArg);
+  const connections = connectionsArg === undefined || connectionsArg === '-' ? undefined : Number(connectionsArg);
+  const soloMinBps = soloArg === undefined ? undefined : Number(soloArg);
   if (!url || !outDir || !(Number.isInteger(count) && count >= 1 && count <= 100))
-    throw new Error('usage: download-child.ts URL OUTDIR [COUNT] [CONNECTIONS]');
+    throw new Error('usage: download-child.ts [--warm] URL OUTDIR [COUNT] [CONNECTIONS|-] [SOLO_MIN_BPS]');
   if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1))
     throw new Error('CONNECTIONS must be a positive integer');
+  if (soloMinBps !== undefined && !(soloMinBps > 0)) throw new Error('SOLO_MIN_BPS must be a positive number');
   if (new URL(url).hostname !== '127.0.0.1') throw new Error('loopback only');
 
   const client = new HttpClient({ allowPrivateAddresses: true });
+  const options = {
+    client,
+    ...(connections === undefined ? {} : { connections }),
+    ...(soloMinBps === undefined ? {} : { soloMinBps }),
+  };
+  if (warm) {
+    const { path: warmed } = await downloadHttp(url, path.join(outDir, 'warm-up.bin'), options);
+    await rm(warmed);
+  }
   const before = procStatus('VmRSS');
   let sampledPeak = before;
   let samples = 0;
@@ -75,10 +91,7 @@ async function main(): Promise<void> {
     const files = await Promise.all(
       Array.from({ length: count }, async (_, i) => {
         const start = performance.now();
-        const r = await downloadHttp(url, path.join(outDir, `out-${i}.bin`), {
-          client,
-          ...(connections === undefined ? {} : { connections }),
-        });
+        const r = await downloadHttp(url, path.join(outDir, `out-${i}.bin`), options);
         return { path: r.path, size: r.size, chunks: r.chunks, ms: performance.now() - start };
       }),
     );

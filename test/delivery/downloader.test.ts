@@ -4,14 +4,16 @@
  * matter, a tiny recording server. Every result is checked byte for byte.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error.js';
+import { copyBodyToFile } from '../../src/delivery/downloader/common.js';
 import {
   type DownloadProgress,
   type HttpDownloadOptions,
@@ -46,7 +48,8 @@ beforeAll(async () => {
   mp4 = await readFile(media.path);
   for (const name of SMALL_FILES) await writeFile(path.join(dir, `${name}.bin`), small);
   for (const name of ['cancel', 'crash']) await writeFile(path.join(dir, `${name}.bin`), medium);
-  for (const name of ['big', 'big-drop', 'big-resume']) await writeFile(path.join(dir, `${name}.bin`), big);
+  for (const name of ['big', 'big-drop', 'big-resume', 'big-solo', 'big-solo-stop'])
+    await writeFile(path.join(dir, `${name}.bin`), big);
   await writeFile(path.join(dir, 'pool.bin'), medium);
   await rm(path.join(dir, 'notfound-not-written.bin'));
   await writeFile(path.join(dir, 'empty.bin'), '');
@@ -55,6 +58,7 @@ beforeAll(async () => {
       '/big.bin': { throttleBytesPerSec: 16 * MiB },
       '/big-drop.bin': { dropAfterBytes: 5 * MiB },
       '/big-resume.bin': { throttleBytesPerSec: 12 * MiB },
+      '/big-solo-stop.bin': { throttleBytesPerSec: 12 * MiB },
       '/pool.bin': { throttleBytesPerSec: 1 * MiB },
       '/drop.bin': { dropAfterBytes: 300_000 },
       '/forbidden.bin': { failFirst: 1, failStatus: 403 },
@@ -331,58 +335,157 @@ describe('downloadHttp: chunked', () => {
   });
 
   it('after an abort, a restart fetches only the missing chunk bytes', async () => {
-    const target = dest('big-resume.bin');
     const chunkSize = 4 * MiB;
-    const ctl = new AbortController();
-    let abortedAt = 0;
-    const first = downloadHttp(
-      `${server.url}/big-resume.bin`,
-      target,
-      opts({
-        signal: ctl.signal,
-        chunkSize,
-        connections: 2,
-        // past the first two chunks, far from the end
-        onProgress: (p) => {
-          if (p.bytesDone >= 10 * MiB && !ctl.signal.aborted) {
-            abortedAt = Date.now();
-            ctl.abort();
-          }
-        },
-      }),
-    );
-    await expect(first).rejects.toThrow();
-    expect(Date.now() - abortedAt).toBeLessThan(1_000);
-
-    const side = JSON.parse(await readFile(`${target}.part.json`, 'utf8')) as PartSidecar;
-    expect(side.total).toBe(big.length);
-    expect(side.chunkSize).toBe(chunkSize);
-    const done = side.chunks!;
+    // past the first two chunks, far from the end
+    const done = await abortAndResume('big-resume.bin', { chunkSize, connections: 2 }, 10 * MiB);
     expect(done).toHaveLength(6);
     const complete = done.map((n) => n === chunkSize);
     expect(complete.some(Boolean)).toBe(true);
     expect(complete.every(Boolean)).toBe(false);
-    expect((await stat(`${target}.part`)).size).toBe(big.length);
+  });
 
-    server.setBehavior('/big-resume.bin', undefined);
-    const mark = server.log.length;
-    const res = await downloadHttp(`${server.url}/big-resume.bin`, target, opts({ chunkSize: 1 * MiB }));
-    expect(res).toMatchObject({ resumed: true, chunks: 6, size: big.length });
-    expect(sha(await readFile(target))).toBe(sha(big));
+  it('on a fast link one response carries every chunk, and the chunk map follows it', async () => {
+    const target = dest('big-solo.bin');
+    const progress: DownloadProgress[] = [];
+    // Solo while each 8 MiB chunk takes < 8 s: any loopback, however busy the machine.
+    const res = await downloadHttp(
+      `${server.url}/big-solo.bin`,
+      target,
+      opts({ soloMinBps: 1 * MiB, sha256: true, onProgress: (p) => progress.push(p) }),
+    );
+    expect(res).toMatchObject({ size: big.length, chunks: 3, resumed: false, sha256: sha(big) });
+    expect(entries('/big-solo.bin').map((r) => r.range)).toEqual(['bytes=0-']);
+    expect(existsSync(`${target}.part.json`)).toBe(false);
+    expect(progress.at(-1)).toMatchObject({ bytesDone: big.length, bytesTotal: big.length });
+  });
 
-    const ranges = entries('/big-resume.bin', mark).map((r) => parseRange(r.range));
-    let requested = 0;
-    for (const r of ranges) {
-      const end = r.end!;
-      requested += end - r.start + 1;
-      const i = Math.floor(r.start / chunkSize);
-      expect(complete[i]).toBe(false);
-      expect(r.start).toBe(i * chunkSize + done[i]!); // exactly where the chunk stopped
-      expect(end).toBe(Math.min(big.length, (i + 1) * chunkSize) - 1);
+  it('a solo run stopped midway keeps the chunks it wrote: the resume asks only for the rest', async () => {
+    const done = await abortAndResume('big-solo-stop.bin', { soloMinBps: 1 * MiB }, 10 * MiB, (before, onDisk) => {
+      // The first run was one response, past its first chunk ...
+      expect(before.map((r) => r.range)).toEqual(['bytes=0-']);
+      // ... whose map on disk, as a kill -9 would have left it, already counted chunk 0's bytes.
+      expect(onDisk?.[0]).toBeGreaterThan(0);
+    });
+    expect(done[0]).toBe(8 * MiB);
+    expect(done[1]).toBeGreaterThan(0);
+    expect(done[1]).toBeLessThan(8 * MiB);
+    expect(done[2]).toBe(0);
+  });
+
+  it('a solo run that slows down brings in the parallel connections and ends at its chunk', async () => {
+    const rec = await recordingServer(big, '"solo"');
+    // 3 chunks at once, then 1 MiB/s: chunk 3 overruns its 250 ms
+    rec.slowTail = { after: 3 * MiB, bytesPerSec: 1 * MiB };
+    try {
+      const chunky = { chunkSize: 1 * MiB, chunkThreshold: 4 * MiB, connections: 4, soloMinBps: 4 * MiB };
+      const res = await downloadHttp(`${rec.url}/x.bin`, dest('solo-slow.bin'), opts(chunky));
+      expect(res).toMatchObject({ size: big.length, chunks: 24 });
+      expect(sha(await readFile(dest('solo-slow.bin')))).toBe(sha(big));
+      const ranges = rec.seen.map((h) => h.range);
+      // The solo response delivered chunks 0-3 (it had claimed 3 before it slowed down); every other
+      // chunk came as its own closed range, each once.
+      expect(ranges[0]).toBe('bytes=0-');
+      const closed = ranges.slice(1).map((r) => parseRange(r));
+      expect(closed.map((r) => r.start / MiB).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 4),
+      );
+      for (const r of closed) expect(r.end).toBe(r.start + MiB - 1);
+    } finally {
+      await rec.close();
     }
-    expect(requested).toBe(big.length - done.reduce((a, b) => a + b, 0));
   });
 });
+
+describe('copyBodyToFile', () => {
+  it('writes what a body holds after it broke before the copy began, through an extended limit', async () => {
+    const data = randomBytes(300_000);
+    const body = new Readable({ read: () => undefined });
+    body.push(data.subarray(0, 100_000));
+    body.push(data.subarray(100_000));
+    body.on('error', () => undefined).destroy(new Error('connection reset'));
+    await new Promise(setImmediate);
+    let grants = 0;
+    const copy = await copyBodyToFile(body, createWriteStream(dest('copy-broken.bin')), {
+      limit: 150_000,
+      extend: () => (++grants === 1 ? 100_000 : 0),
+    });
+    expect(copy).toMatchObject({ written: 250_000, bodyError: { message: 'connection reset' } });
+    expect((await readFile(dest('copy-broken.bin'))).equals(data.subarray(0, 250_000))).toBe(true);
+  });
+
+  it('cuts a body that runs past its limit; one that ends right at it is read to its end', async () => {
+    const data = randomBytes(3 * 64);
+    const pieces = () => Readable.from([data.subarray(0, 64), data.subarray(64, 128), data.subarray(128)]);
+    const long = pieces();
+    const cut = await copyBodyToFile(long, createWriteStream(dest('copy-cut.bin')), { limit: 100 });
+    expect(cut).toEqual({ written: 100, bodyError: null });
+    expect(long.readableEnded).toBe(false);
+    expect((await readFile(dest('copy-cut.bin'))).equals(data.subarray(0, 100))).toBe(true);
+
+    const exact = pieces();
+    const whole = await copyBodyToFile(exact, createWriteStream(dest('copy-exact.bin')), { limit: data.length });
+    expect(whole).toEqual({ written: data.length, bodyError: null });
+    expect(exact.readableEnded).toBe(true);
+  });
+});
+
+/**
+ * Aborts a chunked download of `name` once `abortAt` bytes are done, checks the chunk map it left
+ * (`before` sees the requests of that run, and the map on disk just before the abort), then resumes
+ * it with another chunk size (the map's wins): the resume must ask for exactly the bytes the map
+ * lacks, each chunk from where it stopped. Returns the map's bytes per chunk.
+ */
+async function abortAndResume(
+  name: string,
+  first: Partial<HttpDownloadOptions>,
+  abortAt: number,
+  before?: (requests: RequestRecord[], onDisk: number[] | null) => void,
+): Promise<number[]> {
+  const target = dest(name);
+  const ctl = new AbortController();
+  let abortedAt = 0;
+  let onDisk: number[] | null = null;
+  const onProgress = (p: DownloadProgress): void => {
+    if (p.bytesDone >= abortAt && !ctl.signal.aborted) {
+      onDisk = (JSON.parse(readFileSync(`${target}.part.json`, 'utf8')) as PartSidecar).chunks;
+      abortedAt = Date.now();
+      ctl.abort();
+    }
+  };
+  const start = server.log.length;
+  await expect(
+    downloadHttp(`${server.url}/${name}`, target, opts({ ...first, signal: ctl.signal, onProgress })),
+  ).rejects.toThrow();
+  expect(Date.now() - abortedAt).toBeLessThan(1_000);
+  before?.(entries(`/${name}`, start), onDisk);
+
+  const side = JSON.parse(await readFile(`${target}.part.json`, 'utf8')) as PartSidecar;
+  const chunkSize = first.chunkSize ?? 8 * MiB;
+  expect(side.total).toBe(big.length);
+  expect(side.chunkSize).toBe(chunkSize);
+  const done = side.chunks!;
+  expect((await stat(`${target}.part`)).size).toBe(big.length);
+
+  server.setBehavior(`/${name}`, undefined);
+  const mark = server.log.length;
+  const res = await downloadHttp(`${server.url}/${name}`, target, opts({ chunkSize: 1 * MiB }));
+  expect(res).toMatchObject({ resumed: true, chunks: done.length, size: big.length });
+  expect(sha(await readFile(target))).toBe(sha(big));
+
+  let requested = 0;
+  for (const r of entries(`/${name}`, mark).map((e) => parseRange(e.range))) {
+    const end = r.end!;
+    requested += end - r.start + 1;
+    const i = Math.floor(r.start / chunkSize);
+    expect(done[i]).toBeLessThan(chunkLength(i, chunkSize));
+    expect(r.start).toBe(i * chunkSize + done[i]!); // exactly where the chunk stopped
+    expect(end).toBe(Math.min(big.length, (i + 1) * chunkSize) - 1);
+  }
+  expect(requested).toBe(big.length - done.reduce((a, b) => a + b, 0));
+  return done;
+}
+
+const chunkLength = (i: number, chunkSize: number): number => Math.min(chunkSize, big.length - i * chunkSize);
 
 /** A recording server with ETag/If-Range support, for header and identity checks. */
 interface RecordingServer {
@@ -395,6 +498,8 @@ interface RecordingServer {
   drops: number;
   /** false: ignore Range and always answer 200 */
   ranges: boolean;
+  /** Open-ended requests (`bytes=N-`, none): this many bytes at once, then the rest trickles. */
+  slowTail: { after: number; bytesPerSec: number } | null;
   close(): Promise<void>;
 }
 
@@ -406,7 +511,9 @@ async function recordingServer(body: Buffer, etag: string): Promise<RecordingSer
     dropAfter: null,
     drops: 0,
     ranges: true,
+    slowTail: null,
   };
+  const timers = new Set<NodeJS.Timeout>();
   const srv = http.createServer((req, res) => {
     state.seen.push(req.headers);
     const data = state.body;
@@ -429,6 +536,20 @@ async function recordingServer(body: Buffer, etag: string): Promise<RecordingSer
       res.write(slice.subarray(0, state.dropAfter), () => res.destroy());
       return;
     }
+    const tail = state.slowTail;
+    if (tail && !(m && m[2])) {
+      res.write(slice.subarray(0, tail.after));
+      const step = Math.ceil(tail.bytesPerSec / 20);
+      const trickle = (at: number): void => {
+        if (res.destroyed) return;
+        if (at >= slice.length) return void res.end();
+        res.write(slice.subarray(at, at + step));
+        const t = setTimeout(() => (timers.delete(t), trickle(at + step)), 50);
+        timers.add(t);
+      };
+      trickle(tail.after);
+      return;
+    }
     res.end(slice);
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
@@ -437,6 +558,7 @@ async function recordingServer(body: Buffer, etag: string): Promise<RecordingSer
     url: `http://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
         srv.close(() => resolve());
         srv.closeAllConnections();
       }),

@@ -7,6 +7,8 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error.js';
 import { DEFAULT_USER_AGENT, HttpClient } from '../../src/infra/http-client/http-client.js';
@@ -637,5 +639,123 @@ describe('errors', () => {
     const r = await http1.request('https://api.example/missing');
     expect(r.status).toBe(404);
     await r.body?.cancel();
+  });
+});
+
+describe('stream (the body as a Node stream, the same hops as request)', () => {
+  it('goes through the rewrite with the default User-Agent and the caller headers; status, headers and body come back', async () => {
+    const res = await http1.stream('https://cdn.example/media.mp4?sig=1', {
+      headers: { Range: 'bytes=0-', Referer: 'https://www.example.com/' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.url).toBe('https://cdn.example/media.mp4?sig=1');
+    expect(res.body).toBeInstanceOf(Readable);
+    const seen = JSON.parse(await text(res.body)) as Seen;
+    expect(seen.method).toBe('GET');
+    expect(seen.url).toBe('/cdn.example/media.mp4?sig=1');
+    expect(seen.headers).toMatchObject({
+      'x-upstream-host': 'cdn.example',
+      'user-agent': DEFAULT_USER_AGENT,
+      range: 'bytes=0-',
+      referer: 'https://www.example.com/',
+    });
+  });
+
+  it('streams a large body in pieces, byte for byte', async () => {
+    const big = Buffer.alloc(8 * 1024 * 1024, 7);
+    big.write('first', 0);
+    big.write('last', big.length - 4);
+    echo.routes.set('/cdn.example/big', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(big.length) });
+      res.end(big);
+    });
+    const res = await http1.stream('https://cdn.example/big', { highWaterMark: 64 * 1024 });
+    let pieces = 0;
+    const parts: Buffer[] = [];
+    for await (const piece of res.body as AsyncIterable<Buffer>) {
+      pieces++;
+      parts.push(piece);
+    }
+    expect(Buffer.concat(parts).equals(big)).toBe(true);
+    expect(pieces).toBeGreaterThan(1);
+  });
+
+  it('follows a redirect chain hop by hop, each hop rewritten; url is the last hop', async () => {
+    echo.routes.set('/a.example/start', redirect(301, 'https://b.example/next?x=1'));
+    echo.routes.set('/b.example/next', redirect(307, '/final'));
+    const res = await http1.stream('https://a.example/start');
+    expect(res.status).toBe(200);
+    expect(res.url).toBe('https://b.example/final');
+    expect((JSON.parse(await text(res.body)) as Seen).url).toBe('/b.example/final');
+    expect(echo.seen.map((s) => [s.method, s.url, s.headers['x-upstream-host']])).toEqual([
+      ['GET', '/a.example/start', 'a.example'],
+      ['GET', '/b.example/next?x=1', 'b.example'],
+      ['GET', '/b.example/final', 'b.example'],
+    ]);
+  });
+
+  it.each(['http://127.0.0.1:9/x', 'http://169.254.169.254/latest/meta-data/', 'http://[::1]/', 'http://localhost/'])(
+    'refuses a redirect to the private address %s (no request is made)',
+    async (target) => {
+      echo.routes.set('/cdn.example/trap', redirect(302, target));
+      await expect(http1.stream('https://cdn.example/trap')).rejects.toMatchObject({ code: 'invalid_url' });
+      expect(echo.seen.map((s) => s.url)).toEqual(['/cdn.example/trap']);
+    },
+  );
+
+  it('with guard: true refuses a private target before connecting, and a guarded hop to one', async () => {
+    expect((await catchError(plain.stream(`${echo.url}/private`, { guard: true }))).code).toBe('invalid_url');
+    expect((await catchError(plain.stream('ftp://8.8.8.8/x', { guard: true }))).code).toBe('invalid_url');
+    echo.routes.set('/8.8.8.8/start', redirect(302, `${echo.url}/private`));
+    expect((await catchError(http1.stream('https://8.8.8.8/start', { guard: true }))).code).toBe('invalid_url');
+    expect(echo.seen.map((s) => s.url)).toEqual(['/8.8.8.8/start']);
+  });
+
+  it("with redirect: 'manual' returns the 3xx and its Location", async () => {
+    echo.routes.set('/b23.tv/manual', redirect(302, 'https://www.bilibili.com/video/BV1'));
+    const res = await http1.stream('https://b23.tv/manual', { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe('https://www.bilibili.com/video/BV1');
+    expect(await text(res.body)).toBe('redirect to https://www.bilibili.com/video/BV1');
+    expect(echo.seen).toHaveLength(1);
+  });
+
+  it('adds the cookies picked for each hop: the redirect target gets its own, not the first host’s', async () => {
+    echo.routes.set('/www.example.com/start', redirect(302, 'https://cdn.other.net/file'));
+    const client = http1.withCookies((url) => (url.hostname === 'www.example.com' ? 'sid=s' : undefined));
+    const res = await client.stream('https://www.example.com/start', { headers: { Cookie: 'own=1' } });
+    await text(res.body);
+    expect(echo.seen.map((s) => [s.url, s.headers.cookie])).toEqual([
+      ['/www.example.com/start', 'own=1; sid=s'],
+      ['/cdn.other.net/file', 'own=1'],
+    ]);
+  });
+
+  it('maps failures as request does: refused is upstream_error, silence is upstream_timeout, abort rejects', async () => {
+    const refused = await catchError(plain.stream(`${refusedUrl}/x`));
+    expect(refused.code).toBe('upstream_error');
+    expect(refused.details).toMatchObject({ cause: 'ECONNREFUSED' });
+    expect((await catchError(plain.stream(`${silentUrl}/hang`, { timeoutMs: 300 }))).code).toBe('upstream_timeout');
+    const ac = new AbortController();
+    const p = plain.stream(`${silentUrl}/hang`, { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('cancelled by the test')), 50);
+    await expect(p).rejects.toThrow();
+  });
+
+  it('a connection cut mid-body errors the body stream, after the bytes that did arrive', async () => {
+    echo.routes.set('/cut.example/body', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': '1000' });
+      res.write('0123456789', () => setTimeout(() => res.destroy(), 20));
+    });
+    const res = await http1.stream('https://cut.example/body');
+    const got: Buffer[] = [];
+    const err = await new Promise<unknown>((resolve) => {
+      res.body.on('data', (d: Buffer) => got.push(d));
+      res.body.on('error', resolve);
+      res.body.on('end', () => resolve(null));
+    });
+    expect(err).toBeInstanceOf(Error);
+    expect(Buffer.concat(got).toString()).toBe('0123456789');
   });
 });

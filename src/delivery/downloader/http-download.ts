@@ -7,12 +7,17 @@
  *   ETag / Last-Modified; never the URL, which expires) and, in chunked mode,
  *   how many bytes of each chunk are on disk, so a later call, even with a
  *   freshly extracted URL, resumes only what is missing (If-Range guarded).
- * - Large files on range-capable servers are fetched as parallel ranged chunks
- *   written at their offsets into a preallocated `.part`; each chunk retries on
- *   its own and resumes from the bytes it already wrote. Connections beyond a
- *   download's first come from a pool shared by the process (EXTRA_CONNECTIONS).
- * - Bodies go to disk through fs write streams (reads and writes overlap, with
- *   backpressure); no fdatasync: only `.part` + sidecar are ever resumed from.
+ * - Large files on range-capable servers are fetched as ranged chunks written
+ *   at their offsets into a preallocated `.part`; each chunk retries on its own
+ *   and resumes from the bytes it already wrote. A fresh download starts on one
+ *   response that runs on through the chunks while each arrives fast
+ *   (soloMinBps); the first slow one brings in parallel connections, so
+ *   throttled hosts are fetched in parallel. Connections beyond a download's
+ *   first come from a pool shared by the process (EXTRA_CONNECTIONS).
+ * - Bodies arrive as Node streams (HttpClient.stream: undici request(), no
+ *   WHATWG stream) and go to disk through fs write streams (reads and writes
+ *   overlap, with backpressure); no fdatasync: only `.part` + sidecar are ever
+ *   resumed from.
  * - 403/410 are surfaced at once (reason 'forbidden': the caller re-extracts),
  *   404 is not_found, 429/5xx/network/idle timeouts are retried with backoff.
  */
@@ -22,6 +27,7 @@ import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../../errors/app-error.js';
+import type { StreamResponse } from '../../infra/http-client/http-client.js';
 import {
   type DownloadProgress,
   DEFAULT_IDLE_TIMEOUT_MS,
@@ -32,7 +38,8 @@ import {
   abortReason,
   checkStatus,
   hostOf,
-  openRequest,
+  openStream,
+  discardBody,
   retrying,
   type BodyCopy,
   copyBodyToFile,
@@ -44,6 +51,13 @@ export type { DownloadProgress } from './common.js';
 export const DEFAULT_CONNECTIONS = 4;
 export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_CHUNK_THRESHOLD = 16 * 1024 * 1024;
+/**
+ * One connection this fast leaves little for parallel ones to add, and on a fast link they cost
+ * more CPU than they win: on the download benchmark (loopback, 200 MiB) one connection needed ~20 %
+ * less CPU than four and was no slower. Throttled hosts (YouTube's per-connection limit) stay far
+ * below it and get the parallel connections within a chunk's time at this speed (125 ms).
+ */
+export const DEFAULT_SOLO_MIN_BPS = 64 * 1024 * 1024;
 
 /**
  * Ranged connections beyond each download's first, shared by every download
@@ -81,6 +95,13 @@ export interface HttpDownloadOptions extends TransferOptions {
   chunkSize?: number;
   /** Files at least this large (and range-capable) are fetched in chunks (default 16 MiB). */
   chunkThreshold?: number;
+  /**
+   * A fresh chunked download starts on its first response alone, which carries on through the
+   * following chunks while each arrives at least this fast (default 64 MiB/s); the first chunk
+   * slower than that brings in the parallel ranged connections for the rest. Infinity: parallel
+   * from the start.
+   */
+  soloMinBps?: number;
   /** Hash the finished file and return its sha256 (hex). */
   sha256?: boolean;
   /**
@@ -134,7 +155,7 @@ interface ResponseInfo {
   acceptRanges: boolean;
 }
 
-function parseResponse(res: Response): ResponseInfo {
+function parseResponse(res: StreamResponse): ResponseInfo {
   const h = res.headers;
   const lengthHeader = h.get('content-length');
   const length = lengthHeader !== null && /^\d+$/.test(lengthHeader.trim()) ? Number(lengthHeader) : null;
@@ -342,7 +363,7 @@ interface SingleState extends Identity {
 }
 
 interface Opened {
-  res: Response;
+  res: StreamResponse;
   scope: RequestScope;
   info: ResponseInfo;
 }
@@ -404,12 +425,12 @@ async function singleAttempt(ctx: Ctx, s: SingleState): Promise<'done' | Opened>
   const scope = new RequestScope(ctx.idleMs, ctx.signal);
   let handedOver = false;
   try {
-    const res = await openRequest(ctx.opts, ctx.url, scope, headers);
+    const res = await openStream(ctx.opts, ctx.url, scope, headers);
     await checkStatus(res, ctx.url, [200, 206, 416]);
     const info = parseResponse(res);
 
     if (res.status === 416) {
-      await res.body?.cancel().catch(() => undefined);
+      await discardBody(res);
       // Nothing left to send: complete if our bytes are exactly the object, otherwise it changed.
       if (info.total !== null && info.total === offset && (s.total === null || s.total === offset)) {
         s.total = offset;
@@ -421,7 +442,7 @@ async function singleAttempt(ctx: Ctx, s: SingleState): Promise<'done' | Opened>
     let writeFrom = offset;
     if (res.status === 206) {
       if (info.start !== offset || !sameObject(s, info)) {
-        await res.body?.cancel().catch(() => undefined);
+        await discardBody(res);
         throw new RestartSignal('partial response does not continue the .part');
       }
       const chunkable =
@@ -532,7 +553,7 @@ async function chunked(
       await fh.truncate(total).finally(() => fh.close());
     } catch (err) {
       probe.scope.dispose();
-      await probe.res.body?.cancel().catch(() => undefined);
+      await discardBody(probe.res);
       throw err;
     }
   }
@@ -562,10 +583,10 @@ async function chunked(
       const headers: Record<string, string> = { range: `bytes=${chunkStart + chunks[i]!}-${chunkEnd}` };
       const validator = ifRangeValue(identity);
       if (validator) headers['if-range'] = validator;
-      const res = await openRequest(ctx.opts, ctx.url, scope, headers, stop.signal);
+      const res = await openStream(ctx.opts, ctx.url, scope, headers, stop.signal);
       await checkStatus(res, ctx.url, [200, 206, 416]);
       if (res.status !== 206) {
-        await res.body?.cancel().catch(() => undefined);
+        await discardBody(res);
         throw new RestartSignal(`HTTP ${res.status} to a chunk request`);
       }
       return { res, scope, info: parseResponse(res) };
@@ -582,14 +603,14 @@ async function chunked(
     pending = { index: 0, opened: probe };
   } else if (probe) {
     probe.scope.dispose();
-    await probe.res.body?.cancel().catch(() => undefined);
+    await discardBody(probe.res);
   } else if (queue.length > 0) {
     try {
       const first = queue[0]!;
       const opened = await retrying(() => openChunk(first), { ...retryOpts(ctx.opts), signal: stop.signal });
       if (opened.info.start !== bounds(first).chunkStart + chunks[first]! || !sameObject(identity, opened.info)) {
         opened.scope.dispose();
-        await opened.res.body?.cancel().catch(() => undefined);
+        await discardBody(opened.res);
         throw new RestartSignal('chunk response does not match the object');
       }
       pending = { index: first, opened };
@@ -598,37 +619,75 @@ async function chunked(
     }
   }
 
+  // A fresh download starts solo: the probe's response runs on from chunk to chunk while each chunk
+  // arrives within chunkSize / soloMinBps. The first that does not (or the end of the solo run for
+  // any other reason) brings in the parallel workers. A resume is parallel from the start.
+  const soloMinBps = ctx.opts.soloMinBps ?? DEFAULT_SOLO_MIN_BPS;
+  let solo = probe !== null && queue[0] === 0 && soloMinBps < Number.POSITIVE_INFINITY;
+  const goParallel = (): void => {
+    solo = false;
+    clearTimeout(soloTimer);
+    addWorkers();
+  };
+  const soloTimer = solo ? setTimeout(goParallel, Math.ceil((chunkSize / soloMinBps) * 1000)) : undefined;
+
+  /** Fills chunk `i` and, while solo, the chunks after it from the same response. */
   const runChunk = async (i: number): Promise<void> => {
-    const { chunkStart, chunkEnd } = bounds(i);
+    let cur = i;
     let initial: Opened | null = null;
     if (pending?.index === i) {
       initial = pending.opened;
       pending = null;
     }
+    let progress = 0;
     await retrying(
       async () => {
-        const pos = chunkStart + chunks[i]!;
-        const opened = initial ?? (await openChunk(i));
+        const { chunkStart, chunkEnd } = bounds(cur);
+        const pos = chunkStart + chunks[cur]!;
+        const opened = initial ?? (await openChunk(cur));
         initial = null;
+        const responseEnd = opened.info.end ?? chunkEnd;
+        /** Claims the next chunk for this response, if solo and the response covers it. */
+        const extend = (): number => {
+          const next = cur + 1;
+          if (!solo || queue[0] !== next || responseEnd < bounds(next).chunkEnd || stop.signal.aborted) return 0;
+          queue.shift();
+          cur = next;
+          soloTimer?.refresh();
+          void save().catch(() => undefined); // the chunks done so far; the run's end saves (and reports) again
+          return chunkLength(total, chunkSize, next);
+        };
+        // Writes land in order: credit each to the chunk its bytes belong to.
+        let at = pos;
+        const credit = (n: number): void => {
+          progress += n;
+          while (n > 0) {
+            const j = Math.floor(at / chunkSize);
+            const take = Math.min(n, bounds(j).chunkEnd - at + 1);
+            chunks[j]! += take;
+            at += take;
+            n -= take;
+          }
+        };
         try {
-          await pumpChunk(ctx, opened, identity, pos, chunkEnd, stop.signal, (n) => (chunks[i]! += n));
+          await pumpChunk(ctx, opened, identity, pos, chunkEnd, stop.signal, credit, extend);
         } finally {
           opened.scope.dispose();
         }
-        if (chunks[i]! < chunkEnd - chunkStart + 1) {
+        if (chunks[cur]! < chunkLength(total, chunkSize, cur)) {
           throw new AppError('upstream_error', 'A chunk response ended early', {
             host: hostOf(ctx.url),
             reason: 'short_read',
           });
         }
       },
-      { ...retryOpts(ctx.opts), signal: stop.signal, progress: () => chunks[i]! },
+      { ...retryOpts(ctx.opts), signal: stop.signal, progress: () => progress },
     );
     await save();
   };
 
   // One connection is the download's own; more come from the process-wide pool, taken when free
-  // (at the start, and again after every chunk) and given back when the queue runs dry.
+  // (once parallel, and again after every chunk) and given back when the queue runs dry.
   const maxWorkers = Math.min(queue.length, Math.max(1, ctx.opts.connections ?? DEFAULT_CONNECTIONS));
   const running = new Set<Promise<void>>();
   const startWorker = (pooled: boolean): void => {
@@ -640,7 +699,9 @@ async function chunked(
           } catch (err) {
             fail(err);
           }
-          addWorkers();
+          if (solo)
+            goParallel(); // the solo run is over with chunks left (a retry, or its response ended)
+          else addWorkers();
         }
       } finally {
         if (pooled) extraConnections.release();
@@ -650,7 +711,7 @@ async function chunked(
     void run.finally(() => running.delete(run));
   };
   const addWorkers = (): void => {
-    while (running.size < maxWorkers && queue.length > 0 && !stop.signal.aborted && extraConnections.take()) {
+    while (!solo && running.size < maxWorkers && queue.length > 0 && !stop.signal.aborted && extraConnections.take()) {
       startWorker(true);
     }
   };
@@ -660,11 +721,12 @@ async function chunked(
   try {
     while (running.size > 0) await Promise.all(running);
   } finally {
+    clearTimeout(soloTimer);
     ctx.signal?.removeEventListener('abort', onCancel);
     const left = pending as { opened: Opened } | null;
     if (left) {
       left.opened.scope.dispose();
-      await left.opened.res.body?.cancel().catch(() => undefined);
+      await discardBody(left.opened.res);
     }
     // Record partial chunks too: every counted byte has been written.
     await save().catch(() => undefined);
@@ -700,18 +762,19 @@ async function pumpChunk(
   chunkEnd: number,
   cancel: AbortSignal,
   written: (n: number) => void,
+  extend: () => number,
 ): Promise<void> {
   const { res, scope, info } = opened;
   if (info.start !== pos || !sameObject(identity, info)) {
-    await res.body?.cancel().catch(() => undefined);
+    await discardBody(res);
     throw new RestartSignal('chunk response does not match the object');
   }
-  if (!res.body) return;
   const out = createWriteStream(ctx.part, { flags: 'r+', start: pos, highWaterMark: WRITE_HIGH_WATER_MARK });
   let copy: BodyCopy;
   try {
     copy = await copyBodyToFile(res.body, out, {
       limit: chunkEnd - pos + 1,
+      extend,
       onData: (n) => {
         scope.touch();
         ctx.meter.add(n);
