@@ -106,6 +106,7 @@ export const ROUTE_POLICY: Record<string, RoutePolicy> = {
   'GET /api/v2/downloads': r('read'),
   'GET /api/v2/downloads/:id': r('read'),
   'DELETE /api/v2/downloads/:id': r('download'),
+  'POST /api/v2/downloads/:id/cancel': r('download'),
   'POST /api/v2/downloads/:id/retry': r('download'),
   'GET /api/v2/downloads/:id/file': r('read', true),
   'GET /api/v2/downloads/:id/thumbnail': r('read', true),

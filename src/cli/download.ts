@@ -30,7 +30,7 @@ import { createTask, getTask, transition } from '../delivery/tasks.js';
 import { ACTIVE_STATUSES, FINAL_STATUSES } from '../delivery/task-status.js';
 import { DownloadWorker } from '../delivery/worker.js';
 import { workDir } from '../delivery/pipeline.js';
-import { taskEvent, type TaskEvent } from '../delivery/progress.js';
+import { taskEvent, type TaskChannelEvent, type TaskEvent } from '../delivery/progress.js';
 import type { DownloadTask, TaskStatus } from '../infra/db/schema.js';
 
 export interface DownloadCommandOptions {
@@ -179,7 +179,7 @@ export async function downloadInProcess(
       settle = (t) => (t instanceof Error ? reject(t) : FINAL_STATUSES.includes(t.status) ? resolve(t) : undefined);
     });
     const unlisten = await services.events.listen((e) => {
-      if (e.task_id === task.id && !signal.aborted) bar.update(progressState(e));
+      if (e.task_id === task.id && e.type !== 'task_deleted' && !signal.aborted) bar.update(progressState(e));
     });
 
     const onAbort = () => {
@@ -408,7 +408,9 @@ async function follow(
         });
         if (!res.ok || !res.body) throw await remoteError(res, 'Could not follow the download');
         for await (const { data } of readSse(res.body as WebReadableStream<Uint8Array>)) {
-          const e = JSON.parse(data) as TaskEvent;
+          const e = JSON.parse(data) as TaskChannelEvent;
+          // Removed meanwhile (from another client): the read below answers 404 and says so.
+          if (e.type === 'task_deleted') break;
           bar.update(progressState(e));
           if (FINAL_STATUSES.includes(e.status)) break;
         }

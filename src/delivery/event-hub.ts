@@ -4,9 +4,9 @@
  * published by any worker reach every api process.
  */
 import type { Cache, Unsubscribe } from '../infra/cache/cache.js';
-import { TASK_EVENTS_CHANNEL, type TaskEvent } from './progress.js';
+import { TASK_EVENTS_CHANNEL, type TaskChannelEvent } from './progress.js';
 
-export type TaskEventListener = (event: TaskEvent) => void;
+export type TaskEventListener = (event: TaskChannelEvent) => void;
 
 export class EventHub {
   private readonly listeners = new Set<TaskEventListener>();
@@ -23,9 +23,9 @@ export class EventHub {
   }
 
   private dispatch(raw: string): void {
-    let event: TaskEvent;
+    let event: TaskChannelEvent;
     try {
-      event = JSON.parse(raw) as TaskEvent;
+      event = JSON.parse(raw) as TaskChannelEvent;
     } catch {
       return;
     }

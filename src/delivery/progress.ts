@@ -2,7 +2,8 @@
  * Live progress: the latest state of a task in `task_progress:{task}` and
  * events on one pub/sub channel, so any api process can push them to its
  * WebSocket and SSE clients. Progress events are throttled to 4/s per task;
- * status changes and final events always go out.
+ * status changes and final events always go out. A removed task gets one
+ * last message, `task_deleted`, so open views drop it.
  */
 import type { Cache } from '../infra/cache/cache.js';
 import type { DownloadTask, TaskStatus } from '../infra/db/schema.js';
@@ -27,6 +28,17 @@ export interface TaskEvent {
   file_size?: number;
   at: string;
 }
+
+/** A task removed with its files: it has no state left, only its id and owner (for the visibility filter). */
+export interface TaskDeletedEvent {
+  type: 'task_deleted';
+  task_id: string;
+  user_id: string | null;
+  at: string;
+}
+
+/** Everything on the task events channel. */
+export type TaskChannelEvent = TaskEvent | TaskDeletedEvent;
 
 export function progressKey(taskId: string): string {
   return `task_progress:${taskId}`;
@@ -55,16 +67,25 @@ export class ProgressPublisher {
     await this.send({ ...event, type, at: new Date().toISOString() });
   }
 
-  private async send(event: TaskEvent): Promise<void> {
+  /**
+   * A task (row and files) is gone. Kept as its last event too: a client
+   * subscribing while it was being removed gets this rather than a stale state.
+   */
+  async deleted(task: Pick<DownloadTask, 'id' | 'user_id'>): Promise<void> {
+    this.lastSent.delete(task.id);
+    await this.send({ type: 'task_deleted', task_id: task.id, user_id: task.user_id, at: new Date().toISOString() });
+  }
+
+  private async send(event: TaskChannelEvent): Promise<void> {
     const json = JSON.stringify(event);
     await this.cache.set(progressKey(event.task_id), json, PROGRESS_TTL_SECONDS);
     await this.cache.publish(TASK_EVENTS_CHANNEL, json);
   }
 }
 
-export async function lastEvent(cache: Cache, taskId: string): Promise<TaskEvent | null> {
+export async function lastEvent(cache: Cache, taskId: string): Promise<TaskChannelEvent | null> {
   const raw = await cache.get(progressKey(taskId));
-  return raw ? (JSON.parse(raw) as TaskEvent) : null;
+  return raw ? (JSON.parse(raw) as TaskChannelEvent) : null;
 }
 
 /** The public fields of a task row, as carried by every event. */

@@ -4,7 +4,9 @@
  * so local disk and S3 alike, then the row. Storage goes first: when it fails
  * the row stays (and still points at what is left), so the user can try again
  * and nothing is orphaned. Storage usage (quotas, the storage_usage_bytes
- * gauge) is summed from the rows, so it drops with them.
+ * gauge) is summed from the rows, so it drops with them. Each removed task
+ * is announced on the task events channel (`task_deleted`), so the owner's
+ * open views on every api process drop it.
  */
 import { rm } from 'node:fs/promises';
 import type { Kysely } from 'kysely';
@@ -13,6 +15,7 @@ import { AppError } from '../errors/app-error.js';
 import type { DB, DownloadTask } from '../infra/db/schema.js';
 import type { ObjectStorage } from '../infra/storage/storage.js';
 import { workDir } from './pipeline.js';
+import type { ProgressPublisher } from './progress.js';
 import { sidecarKey, subtitleRecordOf } from './subtitles.js';
 import { aggregateParent } from './tasks.js';
 import { ACTIVE_STATUSES, FINAL_STATUSES } from './task-status.js';
@@ -22,6 +25,7 @@ export interface RemovalDeps {
   storage: ObjectStorage;
   dataDir: string;
   log: Logger;
+  publisher: ProgressPublisher;
 }
 
 /** Every object a task may have in storage. */
@@ -61,6 +65,13 @@ async function deleteObjects(deps: RemovalDeps, taskId: string, keys: string[]):
   }
 }
 
+/** The row is gone whatever happens here: a lost event only leaves a stale item in a view until it re-reads. */
+async function announceRemoval(deps: RemovalDeps, task: Pick<DownloadTask, 'id' | 'user_id'>): Promise<void> {
+  await deps.publisher.deleted(task).catch((err: unknown) => {
+    deps.log.warn({ err, task: task.id }, 'could not announce a removed download');
+  });
+}
+
 /**
  * Removes one finished download: its objects, its row, its work directory
  * (a failed task keeps partial files for a retry). A playlist entry's parent
@@ -79,6 +90,7 @@ export async function removeTask(deps: RemovalDeps, task: DownloadTask, refreshP
     .executeTakeFirst();
   // Only failed and cancelled tasks can move (a retry), and they have nothing in storage.
   if (!gone) throw new AppError('conflict', 'The download was queued again meanwhile');
+  await announceRemoval(deps, task);
   await rm(workDir(deps.dataDir, task.id), { recursive: true, force: true });
   if (gone.parent_id && refreshParent) await aggregateParent(deps.db, gone.parent_id).catch(() => undefined);
 }
@@ -99,4 +111,5 @@ export async function removePlaylist(deps: RemovalDeps, parent: DownloadTask): P
   // An entry queued again meanwhile (a retry) stops this with a conflict before the parent goes.
   for (const child of children) await removeTask(deps, child, false);
   await deps.db.deleteFrom('download_tasks').where('id', '=', parent.id).execute();
+  await announceRemoval(deps, parent);
 }

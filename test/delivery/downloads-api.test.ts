@@ -175,6 +175,13 @@ describe.each(['embedded', 'distributed'] as Backend[])('downloads (%s)', (backe
     expect(done.status).toBe('completed');
     const retryDone = await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}/retry`, { method: 'POST' });
     expect(retryDone.status).toBe(409);
+    // An explicit cancel never removes a finished download (DELETE would): 409, and the file stays.
+    const lateCancel = await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}/cancel`, {
+      method: 'POST',
+    });
+    expect(lateCancel.status).toBe(409);
+    expect(((await lateCancel.json()) as { error: { code: string } }).error.code).toBe('conflict');
+    expect((await server.fetch(`${server.url}/api/v2/downloads/${created.body.id}/file`)).status).toBe(200);
     media.setBehavior('/slow.mp4', { throttleBytesPerSec: 20_000 });
   });
 

@@ -2,12 +2,16 @@
  * GET /api/v2/ws: live task events over a WebSocket, against real servers,
  * a local media server and ffmpeg-generated clips; in distributed mode the
  * worker runs in another server than the one the client is connected to.
+ * Also `task_deleted`: a removed download reaches its owner's sockets (and an
+ * open SSE stream), never another user's, from whichever api process removed it.
  */
+import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { createTestUser, type TestUser } from '../support/auth.js';
 import { makeMedia, type MediaFile } from '../support/media.js';
 import { startMediaServer, type MediaServer } from '../support/media-server.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -51,8 +55,8 @@ class Client {
     );
   }
 
-  static async connect(server: TestServer): Promise<Client> {
-    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/v2/ws`, { headers: server.owner.headers });
+  static async connect(server: TestServer, headers: Record<string, string> = server.owner.headers): Promise<Client> {
+    const ws = new WebSocket(`${server.url.replace(/^http/, 'ws')}/api/v2/ws`, { headers });
     const client = new Client(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
@@ -99,8 +103,8 @@ class Client {
   }
 }
 
-async function create(server: TestServer, url: string): Promise<Msg> {
-  const res = await server.fetch(`${server.url}/api/v2/downloads`, {
+async function create(server: TestServer, url: string, user: Pick<TestUser, 'fetch'> = server): Promise<Msg> {
+  const res = await user.fetch(`${server.url}/api/v2/downloads`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ url }),
@@ -123,6 +127,71 @@ function expectTaskStream(events: Msg[], owner: string) {
   expect(completed.file_size).toBeGreaterThan(0);
   expect(completed.user_id).toBe(owner);
   return { types, progress };
+}
+
+/** A download of a file the media server does not have: it fails at once (a permanent error, no retries). */
+async function failedTask(server: TestServer, user: Pick<TestUser, 'fetch'>): Promise<Msg> {
+  const task = await create(server, `${media.url}/missing-${randomUUID()}.mp4`, user);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const t = (await (await user.fetch(`${server.url}/api/v2/downloads/${task.id}`)).json()) as Msg;
+    if (t.status === 'failed') return t;
+    if (Date.now() > deadline) throw new Error(`the download did not fail: ${JSON.stringify(t)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function remove(server: TestServer, user: Pick<TestUser, 'fetch'>, id: string): Promise<void> {
+  const res = await user.fetch(`${server.url}/api/v2/downloads/${id}`, { method: 'DELETE' });
+  expect(res.status).toBe(204);
+}
+
+const deletedOf = (id: string) => (m: Msg) => m.type === 'task_deleted' && m.task_id === id;
+
+/**
+ * Removes a failed download of the owner through `via` and checks who hears of it on sockets of
+ * `on`: both owner sockets (subscribe_all, and one subscribed to just that task), not the other
+ * user's. The other user then removes one of their own: their socket gets that one, which also
+ * shows the owner's event had its chance to (wrongly) arrive first, since events keep their order.
+ */
+async function expectDeletionReachesOwnerOnly(on: TestServer, via: TestServer, other: TestUser): Promise<void> {
+  const all = await Client.connect(on);
+  const one = await Client.connect(on);
+  const stranger = await Client.connect(on, other.headers);
+  try {
+    for (const c of [all, stranger]) c.send({ type: 'subscribe_all' });
+    for (const c of [all, stranger]) await c.next((m) => m.type === 'subscribed');
+    const task = await failedTask(on, on.owner);
+    one.send({ type: 'subscribe', task_ids: [task.id] });
+    await one.next((m) => m.type === 'subscribed');
+
+    await remove(via, via.owner, task.id);
+    for (const c of [all, one]) {
+      const e = await c.next(deletedOf(task.id), 10_000);
+      expect(e).toEqual({ type: 'task_deleted', task_id: task.id, user_id: on.owner.id, at: expect.any(String) });
+    }
+    // The subscription ended with it: subscribing again finds no such download.
+    const seen = one.messages.length;
+    one.send({ type: 'subscribe', task_ids: [task.id] });
+    expect((await one.next((m) => m.type === 'error', 5000, seen)).error).toMatchObject({
+      code: 'not_found',
+      details: { task_ids: [task.id] },
+    });
+
+    const theirs = await failedTask(on, other);
+    await remove(via, other, theirs.id);
+    await stranger.next(deletedOf(theirs.id), 10_000);
+    expect(stranger.messages.filter(forTask(task.id))).toEqual([]);
+    for (const c of [all, one]) {
+      expect(c.messages.filter(forTask(theirs.id))).toEqual([]);
+      // One removal, and nothing about the task after it.
+      const mine = c.messages.filter(forTask(task.id));
+      expect(mine.filter((m) => m.type === 'task_deleted')).toHaveLength(1);
+      expect(mine.at(-1)!.type).toBe('task_deleted');
+    }
+  } finally {
+    for (const c of [all, one, stranger]) c.close();
+  }
 }
 
 describe('WebSocket events (embedded)', () => {
@@ -239,6 +308,44 @@ describe('WebSocket events (embedded)', () => {
     expect(doc.paths['/api/v2/ws'].get.tags).toEqual(['downloads']);
   });
 
+  it('tells the owner, and only the owner, that a finished download was removed', async () => {
+    await expectDeletionReachesOwnerOnly(server, server, await createTestUser(server.services, 'user'));
+  });
+
+  it('ends an open SSE stream with task_deleted when its download is removed', async () => {
+    // A download that ended without the stream hearing of it (as when its worker died): the row says
+    // failed, the stream still waits; removing it is the stream's last event.
+    const id = randomUUID();
+    const db = server.services.database.db;
+    await db
+      .insertInto('download_tasks')
+      .values({
+        id,
+        user_id: server.owner.id,
+        url: `${media.url}/sse.mp4`,
+        platform: 'generic',
+        status: 'queued',
+        options: '{}',
+      })
+      .execute();
+    const res = await server.fetch(`${server.url}/api/v2/downloads/${id}/events`);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    while (!text.includes('\n\n')) text += (await reader.read()).value ?? '';
+    expect(text).toMatch(/^event: task_status\n/);
+    await db.updateTable('download_tasks').set({ status: 'failed' }).where('id', '=', id).execute();
+    await remove(server, server, id);
+    // The stream ends by itself after the event.
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += chunk.value;
+    const events = [...text.matchAll(/^event: (\w+)\ndata: (.+)$/gm)].map((m) => ({
+      type: m[1],
+      data: JSON.parse(m[2]!),
+    }));
+    expect(events.map((e) => e.type)).toEqual(['task_status', 'task_deleted']);
+    expect(events[1]!.data).toMatchObject({ type: 'task_deleted', task_id: id });
+  });
+
   it('stops listening when the client goes away', async () => {
     const hub = server.services.events as unknown as { listeners: Set<unknown> };
     const before = hub.listeners.size;
@@ -292,5 +399,10 @@ describe('WebSocket events (distributed: api and worker in different servers)', 
     } finally {
       client.close();
     }
+  });
+
+  it('tells the owner on one api process of a removal made through another, and no one else', async () => {
+    // Sockets on the api server, the DELETE through the other one: the event crosses Redis.
+    await expectDeletionReachesOwnerOnly(api, worker, await createTestUser(api.services, 'user'));
   });
 });

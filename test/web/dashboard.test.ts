@@ -2,7 +2,8 @@
  * The dashboard end to end in Debian's Chromium: first run, sign-in, paste a
  * link, download with live progress, play it back from the library, cancel
  * and retry, readable errors, per-user libraries, deleting from the library,
- * the admin's system status, and the installable PWA with its share target. One server (embedded, no accounts at start) and one
+ * the admin's system status, removing finished downloads from the queue and
+ * deletions reaching another open tab, and the installable PWA with its share target. One server (embedded, no accounts at start) and one
  * browser for the file; the tests run in order and build on each other.
  */
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -425,6 +426,105 @@ describe('web dashboard (Chromium)', () => {
       new RegExp(`^[\\d.,]+\\s?(B|KB|MB|KiB|MiB) in ${info.storage.files} files \\(local disk\\)$`),
     );
     await screenshot(page, 'admin-status-desktop');
+  });
+
+  it('removes a failed download from the queue: a keyboard-usable confirm dialog, then it is gone', async () => {
+    const { page } = admin;
+    const headers = { authorization: `Bearer ${await accessToken(page)}`, 'content-type': 'application/json' };
+    const url = `${media.url}/gone.mp4`;
+    const made = await fetch(`${server.url}/api/v2/downloads`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ url }),
+    });
+    expect(made.status).toBe(202);
+    const { id } = (await made.json()) as { id: string };
+    await nav(page, 'Queue').click();
+    const task = row(page, id);
+    await task.locator('.chip[data-status="failed"]').waitFor({ timeout: TASK_TIMEOUT });
+    const dialog = page.getByRole('dialog', { name: 'Remove this download?' });
+    const focused = () => page.evaluate(() => document.activeElement?.textContent ?? '');
+
+    // A completed row says its file goes too (and Escape backs out of that).
+    const done = page.locator('li.task[data-status="completed"]').first();
+    await done.getByRole('button', { name: /^Remove / }).click();
+    await expect(dialog.textContent()).resolves.toMatch(/downloaded file deleted from the server/);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await expect(done.count()).resolves.toBe(1);
+
+    // The failed one, from the keyboard: Enter opens the dialog on Cancel, Tab and Enter remove it.
+    const remove = task.getByRole('button', { name: `Remove ${url}` });
+    await remove.focus();
+    await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await expect(dialog.textContent()).resolves.toContain(`“${url}” will be removed from the queue`);
+    await expect.poll(focused).toBe('Cancel');
+    expect(await seriousViolations(page)).toEqual([]);
+    await screenshot(page, 'queue-remove-dialog-desktop');
+    await page.keyboard.press('Tab');
+    await expect.poll(focused).toBe('Remove');
+    const removed = page.waitForResponse(
+      (r) => r.url().endsWith(`/api/v2/downloads/${id}`) && r.request().method() === 'DELETE',
+    );
+    await page.keyboard.press('Enter');
+    expect((await removed).status()).toBe(204);
+    await task.waitFor({ state: 'detached' });
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByText(`Removed “${url}”.`).waitFor({ state: 'attached' });
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('H1');
+    expect((await fetch(`${server.url}/api/v2/downloads/${id}`, { headers })).status).toBe(404);
+  });
+
+  it('a download deleted in one tab disappears from another without a reload', async () => {
+    const { page } = admin;
+    const headers = { authorization: `Bearer ${await accessToken(page)}` };
+    const completed = (await (
+      await fetch(`${server.url}/api/v2/downloads?status=completed&limit=100`, { headers })
+    ).json()) as { items: { id: string; url: string }[] };
+    const victim = completed.items.find((t) => new URL(t.url).pathname === '/b.mp4')!;
+    expect(victim).toBeDefined();
+
+    // This tab shows the queue, live, with the download in it; a marker tells a reload apart.
+    await nav(page, 'Queue').click();
+    await page.locator('.live-dot.on').waitFor();
+    const inQueue = row(page, victim.id);
+    await inQueue.waitFor();
+    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    const reads: string[] = [];
+    const onRequest = (r: { url(): string }) => {
+      if (new URL(r.url()).pathname.startsWith('/api/v2/downloads')) reads.push(r.url());
+    };
+    page.on('request', onRequest);
+
+    // A second tab of the same user deletes it from the library.
+    const other = await openPage(browser, server.url, DESKTOP);
+    try {
+      await other.page.goto('/login');
+      await signIn(other.page, ADMIN.username, ADMIN.password);
+      await nav(other.page, 'Library').click();
+      const item = other.page.locator(`li.library-item[data-task-id="${victim.id}"]`);
+      await item.getByRole('button', { name: /^Delete / }).click();
+      const removed = other.page.waitForResponse(
+        (r) => r.url().endsWith(`/api/v2/downloads/${victim.id}`) && r.request().method() === 'DELETE',
+      );
+      await other.page
+        .getByRole('dialog', { name: 'Delete this download?' })
+        .getByRole('button', { name: 'Delete', exact: true })
+        .click();
+      expect((await removed).status()).toBe(204);
+      await item.waitFor({ state: 'detached' });
+      expect(other.problems).toEqual([]);
+    } finally {
+      await other.context.close();
+    }
+
+    // Gone from the first tab, pushed over its WebSocket: no reload, no new read of the list.
+    await inQueue.waitFor({ state: 'detached', timeout: 10_000 });
+    page.off('request', onRequest);
+    expect(reads).toEqual([]);
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    await expect(page.locator('li.task[data-status="completed"]').count()).resolves.toBeGreaterThan(0);
   });
 
   it('is an installable PWA: manifest, service worker, and a share target that fills the link box', async () => {

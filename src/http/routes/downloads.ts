@@ -35,7 +35,7 @@ import { videosOfTasks, type TaskVideo } from '../../delivery/task-videos.js';
 import type { DownloadTask } from '../../infra/db/schema.js';
 import { MAX_URL_LENGTH } from '../../infra/http-client/ssrf-guard.js';
 import { ACTIVE_STATUSES, FINAL_STATUSES } from '../../delivery/task-status.js';
-import { lastEvent, type TaskEvent } from '../../delivery/progress.js';
+import { lastEvent, type TaskChannelEvent, type TaskEvent } from '../../delivery/progress.js';
 import { workDir } from '../../delivery/pipeline.js';
 import { taskEvent } from '../../delivery/progress.js';
 import { errorResponses } from '../schemas/common.js';
@@ -121,7 +121,13 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
   const db = services.database.db;
   /** A task with what its video row says (title, thumbnail, …). */
   const viewOf = async (t: DownloadTask) => taskView(t, (await videosOfTasks(db, [t])).get(t.id));
-  const removal = { db, storage: services.storage, dataDir: services.config.dataDir, log: services.log };
+  const removal = {
+    db,
+    storage: services.storage,
+    dataDir: services.config.dataDir,
+    log: services.log,
+    publisher: services.publisher,
+  };
 
   const createDeps = {
     db,
@@ -318,18 +324,31 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
         await removeTask(removal, task);
         return reply.status(204).send(null);
       }
-      const cancelled = await transition(
-        db,
-        task.id,
-        'cancelled',
-        { error_code: null, error_message: null },
-        ACTIVE_STATUSES,
-      );
-      if (!cancelled) throw new AppError('conflict', 'The download finished meanwhile');
-      await services.queue.cancel(task.id);
-      await rm(workDir(services.config.dataDir, task.id), { recursive: true, force: true });
-      await services.publisher.publish('task_status', taskEvent(cancelled));
-      return viewOf(cancelled);
+      return cancelTask(task);
+    },
+  );
+
+  app.post(
+    '/api/v2/downloads/:id/cancel',
+    {
+      schema: {
+        tags: ['downloads'],
+        summary: 'Cancel an active download (never removes a finished one)',
+        description:
+          'Stops the transfer and removes partial files; the answer is the cancelled task. Unlike DELETE, a ' +
+          'download that has already finished is left alone (409 `conflict`), so a Cancel pressed just as a ' +
+          'download completes cannot delete its file. A playlist cancels its active entries.',
+        params: TaskId,
+        response: { 200: DownloadViewSchema, ...errorResponses(400, 404, 409) },
+      },
+    },
+    async (req) => {
+      const task = await getOwnTask(db, req.params.id, ownerOf(req));
+      const current = isParentTask(task) ? ((await aggregateParent(db, task.id))?.task ?? task) : task;
+      if (FINAL_STATUSES.includes(current.status)) {
+        throw new AppError('conflict', `The download is already ${current.status}`, { status: current.status });
+      }
+      return isParentTask(current) ? cancelParent(current) : cancelTask(current);
     },
   );
 
@@ -516,7 +535,12 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     {
       schema: {
         tags: ['downloads'],
-        summary: 'Server-sent events for one download (task_progress, task_status, task_completed, task_failed)',
+        summary:
+          'Server-sent events for one download (task_progress, task_status, task_completed, task_failed; task_deleted when it is removed)',
+        description:
+          'The stream starts with the latest state and ends with the event that finishes the download: ' +
+          '`task_completed`, `task_failed`, a cancelled `task_status`, or `task_deleted` ' +
+          '(`{"type":"task_deleted","task_id","at"}`) when it is removed while the stream is open.',
         params: TaskId,
         response: { 200: Type.Any({ description: 'text/event-stream' }), ...errorResponses(400, 404) },
       },
@@ -531,9 +555,12 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
         connection: 'keep-alive',
         'x-request-id': req.id,
       });
-      const send = (e: TaskEvent) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-      const finished = (e: TaskEvent) =>
-        FINAL_STATUSES.includes(e.status) || e.type === 'task_completed' || e.type === 'task_failed';
+      const send = (e: TaskChannelEvent) => res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+      const finished = (e: TaskChannelEvent) =>
+        e.type === 'task_deleted' ||
+        FINAL_STATUSES.includes(e.status) ||
+        e.type === 'task_completed' ||
+        e.type === 'task_failed';
       let closed = false;
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
       // A playlist parent publishes nothing of its own while its children run: its events are derived here.
@@ -595,7 +622,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
           childIds: new Set(rows.map((r) => r.id)),
           refresh,
           /** Status changes refresh at once; progress at most every PARENT_EVENT_INTERVAL_MS. */
-          onChildEvent(e: TaskEvent) {
+          onChildEvent(e: TaskChannelEvent) {
             if (pending) return;
             const wait =
               e.type === 'task_progress' ? Math.max(0, lastRefresh + PARENT_EVENT_INTERVAL_MS - Date.now()) : 0;
@@ -610,6 +637,21 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
   );
 
   /** Cancels the active entries of a playlist download that is still active (`parent`: its aggregated row). */
+  async function cancelTask(task: DownloadTask) {
+    const cancelled = await transition(
+      db,
+      task.id,
+      'cancelled',
+      { error_code: null, error_message: null },
+      ACTIVE_STATUSES,
+    );
+    if (!cancelled) throw new AppError('conflict', 'The download finished meanwhile');
+    await services.queue.cancel(task.id);
+    await rm(workDir(services.config.dataDir, task.id), { recursive: true, force: true });
+    await services.publisher.publish('task_status', taskEvent(cancelled));
+    return viewOf(cancelled);
+  }
+
   async function cancelParent(parent: DownloadTask) {
     const cancelled = await cancelChildren(db, parent.id);
     for (const child of cancelled) {

@@ -7,7 +7,9 @@
  *   {"type":"subscribe_all"}                     (every task the client may see)
  * Server → client: every TaskEvent of a subscribed task as
  *   {"type":"task_progress"|"task_status"|"task_completed"|"task_failed"|"download_complete","task_id",…}
- * — the last known event of each newly subscribed task first — plus
+ * — the last known event of each newly subscribed task first — and, when a
+ * task is removed (DELETE of a finished download, on any api process),
+ *   {"type":"task_deleted","task_id","user_id","at"} (its last message: the subscription ends), plus
  *   {"type":"subscribed","task_ids":[…]} acknowledgements and
  *   {"type":"error","error":{code,message,details?}} for a message it cannot use (the socket stays open).
  * Bigger messages close the socket with 1009; a ping goes out every 30 s and
@@ -24,7 +26,7 @@ import type { RawData, WebSocket } from 'ws';
 import type { ApiRoutes } from '../app.js';
 import type { Services } from '../../app/services.js';
 import { errorBody, isAppError } from '../../errors/app-error.js';
-import { lastEvent, taskEvent, type TaskEvent } from '../../delivery/progress.js';
+import { lastEvent, taskEvent, type TaskChannelEvent } from '../../delivery/progress.js';
 import { getOwnTask } from '../../delivery/tasks.js';
 import { ownerOf } from '../owner.js';
 import type { ErrorResponse } from '../schemas/common.js';
@@ -99,7 +101,7 @@ function serveConnection(socket: WebSocket, req: FastifyRequest, services: Servi
   const owner = ownerOf(req);
   const subscribed = new Set<string>();
   /** Tasks whose snapshot is being read: live events wait here so the snapshot goes first. */
-  const pending = new Map<string, TaskEvent[]>();
+  const pending = new Map<string, TaskChannelEvent[]>();
   let all = false;
   let closed = false;
   let alive = true;
@@ -116,11 +118,13 @@ function serveConnection(socket: WebSocket, req: FastifyRequest, services: Servi
   const sendError = (code: string, message: string, details?: unknown) =>
     send({ type: 'error', ...errorBody(code, message, details) });
 
-  const onEvent = (e: TaskEvent) => {
+  const onEvent = (e: TaskChannelEvent) => {
     if (closed || e.user_id !== owner) return;
     const waiting = pending.get(e.task_id);
     if (waiting) waiting.push(e);
     else if (all || subscribed.has(e.task_id)) send(e);
+    // Nothing more can come for a removed task: its slot is freed.
+    if (e.type === 'task_deleted') subscribed.delete(e.task_id);
   };
   const listening = services.events.listen(onEvent).then(
     (stop) => {
@@ -164,9 +168,14 @@ function serveConnection(socket: WebSocket, req: FastifyRequest, services: Servi
         if (closed) return;
         send(snapshot);
         const raw = JSON.stringify(snapshot);
-        for (const e of pending.get(id) ?? []) if (e.at >= snapshot.at && JSON.stringify(e) !== raw) send(e);
+        let gone = snapshot.type === 'task_deleted';
+        for (const e of pending.get(id) ?? []) {
+          // A removal always goes out: a snapshot made up from the row may carry a later clock than it.
+          if (e.type === 'task_deleted' ? !gone : e.at >= snapshot.at && JSON.stringify(e) !== raw) send(e);
+          gone ||= e.type === 'task_deleted';
+        }
         pending.delete(id);
-        subscribed.add(id);
+        if (!gone) subscribed.add(id);
       }
     } finally {
       for (const id of fresh) pending.delete(id);
@@ -248,7 +257,8 @@ export const wsRoutes: ApiRoutes = async (app, services) => {
         `${MAX_TASK_IDS_PER_MESSAGE} ids), \`{"type":"unsubscribe","task_ids":[…]}\` or \`{"type":"subscribe_all"}\`. ` +
         'The server sends the last known event of each subscribed task, then every new one: ' +
         '`{"type":"task_progress"|"task_status"|"task_completed"|"task_failed"|"download_complete","task_id",' +
-        '"status","progress","bytes_done","bytes_total","speed_bps","eta_seconds","error"?,"file_size"?,"at"}`. ' +
+        '"status","progress","bytes_done","bytes_total","speed_bps","eta_seconds","error"?,"file_size"?,"at"}`; ' +
+        'when a finished download is removed (DELETE), `{"type":"task_deleted","task_id","at"}` is its last message. ' +
         'A message it cannot use is answered with `{"type":"error","error":{"code","message"}}` and the socket stays open. ' +
         `Messages over ${MAX_MESSAGE_BYTES} bytes close the socket (1009). The server pings every ${PING_INTERVAL_MS / 1000} s.`,
       response: {

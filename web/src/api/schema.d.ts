@@ -2560,6 +2560,109 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v2/downloads/{id}/cancel': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Cancel an active download (never removes a finished one)
+     * @description Stops the transfer and removes partial files; the answer is the cancelled task. Unlike DELETE, a download that has already finished is left alone (409 `conflict`), so a Cancel pressed just as a download completes cannot delete its file. A playlist cancels its active entries.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['DownloadTask'] & {
+              /** @description A playlist parent’s children by status */
+              children?: {
+                cancelled: number;
+                completed: number;
+                downloading: number;
+                extracting: number;
+                failed: number;
+                processing: number;
+                queued: number;
+                total: number;
+              };
+              children_count?: number;
+              /** @description What a playlist request queued and left out */
+              playlist?: {
+                beyond_cap: {
+                  title: string | null;
+                  url: string;
+                }[];
+                beyond_cap_count: number;
+                children_count: number;
+                entries_found: number;
+                id: string | null;
+                next_page: string | null;
+                skipped: {
+                  error: {
+                    code: string;
+                    message: string;
+                  };
+                  url: string;
+                }[];
+                title: string | null;
+                /** @description the playlist has more entries than the cap allowed to queue */
+                truncated: boolean;
+              };
+            };
+          };
+        };
+        /** @description Invalid input */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Not found */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+        /** @description Conflict */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': components['schemas']['ErrorResponse'];
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v2/downloads/{id}/events': {
     parameters: {
       query?: never;
@@ -2567,7 +2670,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Server-sent events for one download (task_progress, task_status, task_completed, task_failed) */
+    /**
+     * Server-sent events for one download (task_progress, task_status, task_completed, task_failed; task_deleted when it is removed)
+     * @description The stream starts with the latest state and ends with the event that finishes the download: `task_completed`, `task_failed`, a cancelled `task_status`, or `task_deleted` (`{"type":"task_deleted","task_id","at"}`) when it is removed while the stream is open.
+     */
     get: {
       parameters: {
         query?: never;
@@ -5887,7 +5993,7 @@ export interface paths {
     };
     /**
      * Live download events over a WebSocket (subscribe to tasks or to all of them)
-     * @description Connect with `Upgrade: websocket`. Send `{"type":"subscribe","task_ids":[…]}` (at most 100 ids), `{"type":"unsubscribe","task_ids":[…]}` or `{"type":"subscribe_all"}`. The server sends the last known event of each subscribed task, then every new one: `{"type":"task_progress"|"task_status"|"task_completed"|"task_failed"|"download_complete","task_id","status","progress","bytes_done","bytes_total","speed_bps","eta_seconds","error"?,"file_size"?,"at"}`. A message it cannot use is answered with `{"type":"error","error":{"code","message"}}` and the socket stays open. Messages over 4096 bytes close the socket (1009). The server pings every 30 s.
+     * @description Connect with `Upgrade: websocket`. Send `{"type":"subscribe","task_ids":[…]}` (at most 100 ids), `{"type":"unsubscribe","task_ids":[…]}` or `{"type":"subscribe_all"}`. The server sends the last known event of each subscribed task, then every new one: `{"type":"task_progress"|"task_status"|"task_completed"|"task_failed"|"download_complete","task_id","status","progress","bytes_done","bytes_total","speed_bps","eta_seconds","error"?,"file_size"?,"at"}`; when a finished download is removed (DELETE), `{"type":"task_deleted","task_id","at"}` is its last message. A message it cannot use is answered with `{"type":"error","error":{"code","message"}}` and the socket stays open. Messages over 4096 bytes close the socket (1009). The server pings every 30 s.
      */
     get: {
       parameters: {

@@ -10,7 +10,7 @@ export type Task = Schemas['DownloadTask'];
 export type User = Schemas['User'];
 export type ApiKey = Schemas['ApiKey'];
 
-/** One event from the WebSocket (src/http/routes/ws.ts). */
+/** One update of a task from the WebSocket (src/http/routes/ws.ts). */
 export interface TaskEvent {
   type: 'task_progress' | 'task_status' | 'task_completed' | 'task_failed' | 'download_complete';
   task_id: string;
@@ -24,3 +24,13 @@ export interface TaskEvent {
   file_size?: number;
   at: string;
 }
+
+/** A task removed with its files (in any tab or client): views drop it. */
+export interface TaskDeletedEvent {
+  type: 'task_deleted';
+  task_id: string;
+  at: string;
+}
+
+/** Everything the WebSocket sends about a task. */
+export type LiveEvent = TaskEvent | TaskDeletedEvent;

@@ -6,9 +6,9 @@
  */
 import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { withAccessToken } from '../api/client';
-import type { TaskEvent } from '../api/types';
+import type { LiveEvent } from '../api/types';
 
-type Listener = (e: TaskEvent) => void;
+type Listener = (e: LiveEvent) => void;
 
 interface Live {
   connected: boolean;
@@ -52,7 +52,7 @@ export function LiveProvider({ userId, children }: { userId: string; children: R
           setConnected(true);
           setGeneration((g) => g + 1);
         } else if (typeof e.task_id === 'string') {
-          for (const l of listeners.current) l(msg as TaskEvent);
+          for (const l of listeners.current) l(msg as LiveEvent);
         }
       };
       ws.onclose = () => {

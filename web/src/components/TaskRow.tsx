@@ -1,17 +1,32 @@
-/** One download in a list: title, status, live progress, and what can be done with it now. */
+/**
+ * One download in a list: title, status, live progress, and what can be done
+ * with it now: cancel while active; retry when failed or cancelled; remove
+ * (with its files, after a confirm dialog) once finished.
+ */
 import { useState } from 'react';
 import { api, call } from '../api/client';
 import type { Task } from '../api/types';
 import { useI18n } from '../i18n/i18n';
 import { Link } from '../app/router';
 import { formatBytes, formatDuration, formatPercent, formatSpeed } from '../lib/format';
+import { removeDownload } from '../lib/remove-download';
 import { canRetry, isActive } from '../lib/tasks';
+import { ConfirmDialog } from './ConfirmDialog';
 import { ErrorNotice } from './feedback';
 import { PlatformBadge, ProgressBar, StatusChip } from './task-bits';
 
-export function TaskRow({ task, onChange }: { task: Task; onChange: (t: Task) => void }) {
+interface Props {
+  task: Task;
+  /** The task as an action left it. */
+  onChange: (t: Task) => void;
+  /** The task is gone from the server. */
+  onRemoved: (t: Task) => void;
+}
+
+export function TaskRow({ task, onChange, onRemoved }: Props) {
   const { t, lang } = useI18n();
   const [busy, setBusy] = useState(false);
+  const [confirming, setConfirming] = useState(false);
   const [actionError, setActionError] = useState<unknown>(null);
   const title = task.title ?? task.url;
   const active = isActive(task);
@@ -21,11 +36,12 @@ export function TaskRow({ task, onChange }: { task: Task; onChange: (t: Task) =>
     setActionError(null);
     try {
       const params = { params: { path: { id: task.id } } };
-      onChange(
+      // POST …/cancel never removes: a download that finished meanwhile answers 409, shown in words.
+      const after =
         kind === 'cancel'
-          ? await call(api.DELETE('/api/v2/downloads/{id}', params))
-          : await call(api.POST('/api/v2/downloads/{id}/retry', params)),
-      );
+          ? await call(api.POST('/api/v2/downloads/{id}/cancel', params))
+          : await call(api.POST('/api/v2/downloads/{id}/retry', params));
+      onChange(after);
     } catch (err) {
       setActionError(err);
     } finally {
@@ -93,8 +109,33 @@ export function TaskRow({ task, onChange }: { task: Task; onChange: (t: Task) =>
             {t('queue.play')}
           </Link>
         )}
+        {!active && (
+          <button
+            type="button"
+            className="btn btn-secondary"
+            disabled={busy}
+            aria-label={t('queue.remove_named', { title })}
+            onClick={() => setConfirming(true)}
+          >
+            {t('queue.remove')}
+          </button>
+        )}
       </div>
       {actionError !== null && <ErrorNotice error={actionError} />}
+      {confirming && (
+        <ConfirmDialog
+          title={t('queue.remove_title')}
+          message={t(task.status === 'completed' ? 'queue.remove_message_completed' : 'queue.remove_message', {
+            title,
+          })}
+          confirmLabel={t('queue.remove')}
+          onConfirm={async () => {
+            await removeDownload(task.id);
+            onRemoved(task);
+          }}
+          onClose={() => setConfirming(false)}
+        />
+      )}
     </li>
   );
 }

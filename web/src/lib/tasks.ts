@@ -1,5 +1,5 @@
 /** Task state on the client: merging list reads with live events, newest wins. */
-import type { Task, TaskEvent } from '../api/types';
+import type { LiveEvent, Task, TaskEvent } from '../api/types';
 
 export const ACTIVE = ['queued', 'extracting', 'downloading', 'processing'];
 export const isActive = (t: Pick<Task, 'status'>) => ACTIVE.includes(t.status);
@@ -25,4 +25,10 @@ export function applyEvent(task: Task, e: TaskEvent): Task {
     file_url: e.status === 'completed' ? `/api/v2/downloads/${task.id}/file` : task.file_url,
     updated_at: e.at,
   };
+}
+
+/** A list of tasks after a live event: the task updated, or dropped when it was removed. */
+export function applyToList(list: Task[], e: LiveEvent): Task[] {
+  if (e.type === 'task_deleted') return list.filter((t) => t.id !== e.task_id);
+  return list.map((t) => (t.id === e.task_id ? applyEvent(t, e) : t));
 }

@@ -1,13 +1,14 @@
 /**
  * A page of downloads kept current: read from the list endpoint (again on
  * every WebSocket (re)connect, for anything missed while it was down), then
- * updated by live events; "load more" follows the cursor.
+ * updated by live events, which also drop removed downloads (`task_deleted`,
+ * from any tab); "load more" follows the cursor.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, call } from '../api/client';
 import type { Task } from '../api/types';
 import { useLive } from '../app/live';
-import { applyEvent, newer } from './tasks';
+import { applyToList, newer } from './tasks';
 
 const PAGE = 50;
 type Platform = 'youtube' | 'bilibili' | 'twitch' | 'tiktok' | 'generic';
@@ -47,6 +48,18 @@ function merge(list: Task[], incoming: Task[], atEnd = false): Task[] {
   return all.sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
 }
 
+/**
+ * Before merging a re-read first page: a task the list held when the read began that is missing
+ * from the page, though it is not older than the page reaches, was removed meanwhile (while the
+ * socket was down, say).
+ */
+function prune(list: Task[], page: { items: Task[]; next_cursor: string | null }, held: Set<string>): Task[] {
+  const ids = new Set(page.items.map((t) => t.id));
+  const oldest = page.items.at(-1)?.created_at;
+  const beyond = (t: Task) => page.next_cursor !== null && oldest !== undefined && t.created_at <= oldest;
+  return list.filter((t) => !held.has(t.id) || ids.has(t.id) || beyond(t));
+}
+
 export function useTasks(query: TaskQuery): TaskList {
   const live = useLive();
   const [items, setItems] = useState<Task[]>([]);
@@ -55,6 +68,8 @@ export function useTasks(query: TaskQuery): TaskList {
   const [error, setError] = useState<unknown>(null);
   const known = useRef(new Set<string>());
   const fetching = useRef(new Set<string>());
+  /** Removed while this page is open: a read that started before the removal must not bring it back. */
+  const gone = useRef(new Set<string>());
   const { status, platform } = query;
 
   /** Set once "load more" ran: a re-read of the first page must not rewind the cursor. */
@@ -69,13 +84,15 @@ export function useTasks(query: TaskQuery): TaskList {
       setLoading(true);
       try {
         const asked = `${status ?? ''}|${platform ?? ''}`;
+        const held = new Set(known.current);
         const q = { limit: PAGE, ...(status ? { status } : {}), ...(platform ? { platform } : {}) };
         const page = await call(
           api.GET('/api/v2/downloads', { params: { query: after ? { ...q, cursor: after } : q } }),
         );
         if (currentQuery.current !== asked) return;
         setError(null);
-        setItems((prev) => merge(prev, page.items, after !== null));
+        const fresh = page.items.filter((t) => !gone.current.has(t.id));
+        setItems((prev) => (after === null ? merge(prune(prev, page, held), fresh) : merge(prev, fresh, true)));
         if (after !== null) extended.current = true;
         if (after !== null || !extended.current) setCursor(page.next_cursor);
       } catch (err) {
@@ -105,8 +122,9 @@ export function useTasks(query: TaskQuery): TaskList {
   useEffect(
     () =>
       live.listen((e) => {
-        if (known.current.has(e.task_id)) {
-          setItems((prev) => prev.map((t) => (t.id === e.task_id ? applyEvent(t, e) : t)));
+        if (e.type === 'task_deleted') gone.current.add(e.task_id);
+        if (e.type === 'task_deleted' || known.current.has(e.task_id)) {
+          setItems((prev) => applyToList(prev, e));
           return;
         }
         // A task this list does not show yet (made in another tab, or just completed for the library):
@@ -116,6 +134,7 @@ export function useTasks(query: TaskQuery): TaskList {
         void call(api.GET('/api/v2/downloads/{id}', { params: { path: { id: e.task_id } } }))
           .then(
             (t) => {
+              if (gone.current.has(t.id)) return;
               if ((!status || t.status === status) && (!platform || t.platform === platform))
                 setItems((prev) => merge(prev, [t]));
             },
@@ -134,6 +153,9 @@ export function useTasks(query: TaskQuery): TaskList {
     loadMore: () => cursor && void fetchPage(cursor),
     reload: () => void fetchPage(null),
     upsert: (t) => setItems((prev) => merge(prev, [t])),
-    remove: (id) => setItems((prev) => prev.filter((t) => t.id !== id)),
+    remove: (id) => {
+      gone.current.add(id);
+      setItems((prev) => prev.filter((t) => t.id !== id));
+    },
   };
 }

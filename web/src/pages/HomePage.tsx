@@ -10,13 +10,14 @@ import type { Playlist, Task, VideoInfo } from '../api/types';
 import { useLive } from '../app/live';
 import { Link, useLocation } from '../app/router';
 import { ErrorNotice, Loading } from '../components/feedback';
+import { useRemovalNotice } from '../components/removal-notice';
 import { PlaylistView } from '../components/PlaylistView';
 import { TaskRow } from '../components/TaskRow';
 import { VideoCard } from '../components/VideoCard';
 import { useI18n } from '../i18n/i18n';
 import { firstUrl } from '../lib/format';
 import { useDefaultChoice } from '../lib/preferences';
-import { applyEvent } from '../lib/tasks';
+import { applyToList } from '../lib/tasks';
 
 type Lookup =
   | { phase: 'idle' }
@@ -39,6 +40,7 @@ export function HomePage() {
   const [recent, setRecent] = useState<Task[]>([]);
   const [dragging, setDragging] = useState(false);
   const asked = useRef(0);
+  const removal = useRemovalNotice();
 
   const listAll = useCallback(async (target: string) => {
     const n = ++asked.current;
@@ -81,11 +83,7 @@ export function HomePage() {
     }
   }, [shared, look]);
 
-  useEffect(
-    () =>
-      live.listen((e) => setRecent((prev) => prev.map((task) => (task.id === e.task_id ? applyEvent(task, e) : task)))),
-    [live],
-  );
+  useEffect(() => live.listen((e) => setRecent((prev) => applyToList(prev, e))), [live]);
 
   const queued = (tasks: Task[]) =>
     setRecent((prev) => [...tasks, ...prev.filter((p) => !tasks.some((task) => task.id === p.id))]);
@@ -107,7 +105,10 @@ export function HomePage() {
 
   return (
     <section className="page home">
-      <h1 tabIndex={-1}>{t('home.title')}</h1>
+      <h1 tabIndex={-1} ref={removal.heading}>
+        {t('home.title')}
+      </h1>
+      {removal.status}
       <form
         className={`url-form${dragging ? ' dragging' : ''}`}
         onSubmit={submit}
@@ -191,6 +192,10 @@ export function HomePage() {
                 key={task.id}
                 task={task}
                 onChange={(u) => setRecent((prev) => prev.map((p) => (p.id === u.id ? u : p)))}
+                onRemoved={(gone) => {
+                  setRecent((prev) => prev.filter((p) => p.id !== gone.id));
+                  removal.announce(t('queue.removed', { title: gone.title ?? gone.url }));
+                }}
               />
             ))}
           </ul>

@@ -1,16 +1,16 @@
 /** Library: finished downloads to search, filter, play in the page, save to the device and delete. */
-import { useEffect, useId, useRef, useState } from 'react';
-import { api, call } from '../api/client';
-import { ApiError } from '../api/errors';
+import { useId, useState } from 'react';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { DownloadLink } from '../components/DownloadLink';
 import type { Task } from '../api/types';
 import { navigate, useLocation } from '../app/router';
 import { EmptyState, ErrorNotice, Loading } from '../components/feedback';
 import { Player } from '../components/Player';
+import { useRemovalNotice } from '../components/removal-notice';
 import { PlatformBadge, Thumbnail, platformName } from '../components/task-bits';
 import { useI18n, type MessageKey } from '../i18n/i18n';
 import { formatBytes, formatDate, formatDuration } from '../lib/format';
+import { removeDownload } from '../lib/remove-download';
 import { useTasks, type TaskQuery } from '../lib/use-tasks';
 
 const PLATFORMS = ['youtube', 'bilibili', 'twitch', 'tiktok', 'generic'] as const;
@@ -27,13 +27,7 @@ export function LibraryPage() {
   const [period, setPeriod] = useState<Period>('any');
   const [kind, setKind] = useState<Kind>('all');
   const list = useTasks({ status: 'completed', ...(platform ? { platform } : {}) });
-  const heading = useRef<HTMLHeadingElement>(null);
-  const [removed, setRemoved] = useState<{ title: string } | null>(null);
-  // The removed item and its buttons are gone: focus goes to a place that stays (once the dialog has closed,
-  // since nothing outside a modal dialog takes focus).
-  useEffect(() => {
-    if (removed) heading.current?.focus();
-  }, [removed]);
+  const removal = useRemovalNotice();
 
   const playing = search.get('play');
   const playTask = playing ? list.items.find((task) => task.id === playing) : undefined;
@@ -54,12 +48,10 @@ export function LibraryPage() {
 
   return (
     <section className="page library">
-      <h1 tabIndex={-1} ref={heading}>
+      <h1 tabIndex={-1} ref={removal.heading}>
         {t('library.title')}
       </h1>
-      <p className="visually-hidden" role="status">
-        {removed !== null && t('library.deleted', { title: removed.title })}
-      </p>
+      {removal.status}
       {playTask && (
         <Player
           key={playTask.id}
@@ -120,7 +112,7 @@ export function LibraryPage() {
             onRemoved={() => {
               list.remove(task.id);
               if (playing === task.id) navigate('/library', { replace: true });
-              setRemoved({ title: task.title ?? task.url });
+              removal.announce(t('library.deleted', { title: task.title ?? task.url }));
             }}
           />
         ))}
@@ -132,15 +124,6 @@ export function LibraryPage() {
       )}
     </section>
   );
-}
-
-async function removeDownload(id: string): Promise<void> {
-  try {
-    await call(api.DELETE('/api/v2/downloads/{id}', { params: { path: { id } } }));
-  } catch (err) {
-    // Already gone (removed in another tab): what the user asked for.
-    if (!(err instanceof ApiError && err.status === 404)) throw err;
-  }
 }
 
 function LibraryItem({ task, onRemoved }: { task: Task; onRemoved: () => void }) {

@@ -1,8 +1,9 @@
-/** Queue: every download with live progress, status, cancel and retry. */
+/** Queue: every download with live progress, status, cancel, retry and remove. */
 import { useState } from 'react';
 import { useLive } from '../app/live';
 import { Link } from '../app/router';
 import { EmptyState, ErrorNotice, Loading } from '../components/feedback';
+import { useRemovalNotice } from '../components/removal-notice';
 import { TaskRow } from '../components/TaskRow';
 import { useI18n, type MessageKey } from '../i18n/i18n';
 import { canRetry, isActive } from '../lib/tasks';
@@ -22,16 +23,20 @@ export function QueuePage() {
   const live = useLive();
   const list = useTasks({});
   const [filter, setFilter] = useState<Filter>('all');
+  const removal = useRemovalNotice();
   const shown = list.items.filter(FILTERS[filter]);
 
   return (
     <section className="page queue">
       <div className="page-head">
-        <h1 tabIndex={-1}>{t('queue.title')}</h1>
+        <h1 tabIndex={-1} ref={removal.heading}>
+          {t('queue.title')}
+        </h1>
         <span className={`live-dot${live.connected ? ' on' : ''}`} role="status">
           {live.connected ? t('queue.live') : t('queue.reconnecting')}
         </span>
       </div>
+      {removal.status}
       <div className="filters" role="group" aria-label={t('queue.filter')}>
         {(Object.keys(FILTERS) as Filter[]).map((f) => (
           <button
@@ -54,7 +59,15 @@ export function QueuePage() {
       )}
       <ul className="tasks">
         {shown.map((task) => (
-          <TaskRow key={task.id} task={task} onChange={list.upsert} />
+          <TaskRow
+            key={task.id}
+            task={task}
+            onChange={list.upsert}
+            onRemoved={(gone) => {
+              list.remove(gone.id);
+              removal.announce(t('queue.removed', { title: gone.title ?? gone.url }));
+            }}
+          />
         ))}
       </ul>
       {list.hasMore && (
