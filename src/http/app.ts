@@ -97,6 +97,8 @@ export async function buildApp(services: Services, opts: AppOptions = {}): Promi
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Avvio's 10 s default fails start-up on a busy or small machine (PGlite compiling beside it); a stuck plugin still fails.
+    pluginTimeout: 120_000,
     clientErrorHandler: answerClientError,
     // A path that does not decode (e.g. %c0%af) is the client's mistake: our 400 body, not Fastify's.
     frameworkErrors: (err, _req, res) => {
