@@ -30,7 +30,11 @@ async function stop(child: ChildServer): Promise<number | null> {
   return child.exited;
 }
 
-describe('ytbh serve on the embedded default', () => {
+// Cold starts of real processes (tsx, PGlite, argon2): minutes, not seconds, on a loaded 2-core CI machine.
+const COLD_START = { timeout: 240_000 };
+const UP_WITHIN_MS = 200_000;
+
+describe('ytbh serve on the embedded default', COLD_START, () => {
   let replay: ReplayServer;
   beforeAll(async () => {
     // A slow upstream, to hold a request in flight while the server shuts down.
@@ -56,7 +60,7 @@ describe('ytbh serve on the embedded default', () => {
     const child = spawnCli(['serve'], { PORT: String(port), DATA_DIR: dataDir, YTBH_UPSTREAM_REWRITE: replay.url });
     try {
       const base = `http://127.0.0.1:${port}`;
-      await waitForHttp(`${base}/api/v2/system/health`);
+      await waitForHttp(`${base}/api/v2/system/health`, UP_WITHIN_MS);
       const admin = await signUpFirstAdmin(base);
       const info = (await (await admin.fetch(`${base}/api/v2/system/info`)).json()) as {
         backends: unknown;
@@ -84,7 +88,7 @@ describe('ytbh serve on the embedded default', () => {
     const port = await freePort();
     const first = spawnCli(['serve'], { PORT: String(port), DATA_DIR: dataDir });
     try {
-      await waitForHttp(`http://127.0.0.1:${port}/api/v2/system/health`);
+      await waitForHttp(`http://127.0.0.1:${port}/api/v2/system/health`, UP_WITHIN_MS);
       const second = spawnCli(['serve'], { PORT: String(await freePort()), DATA_DIR: dataDir });
       expect(await second.exited).not.toBe(0);
       expect(second.output()).toMatch(/in use by process \d+[\s\S]*DATABASE_URL/);
@@ -113,7 +117,7 @@ describe('ytbh serve on the embedded default', () => {
   });
 });
 
-describe('distributed mode: api and worker processes started together', () => {
+describe('distributed mode: api and worker processes started together', COLD_START, () => {
   let db: TempPostgres;
   beforeAll(async () => {
     db = await createPostgresDatabase();
@@ -139,7 +143,9 @@ describe('distributed mode: api and worker processes started together', () => {
     ];
     try {
       await Promise.all(
-        [apiPort, workerPort, api2Port].map((p) => waitForHttp(`http://127.0.0.1:${p}/api/v2/system/health`, 90_000)),
+        [apiPort, workerPort, api2Port].map((p) =>
+          waitForHttp(`http://127.0.0.1:${p}/api/v2/system/health`, UP_WITHIN_MS),
+        ),
       );
       for (const c of children) expect(c.output()).not.toMatch(/migration|error/i);
 
@@ -168,7 +174,7 @@ describe('distributed mode: api and worker processes started together', () => {
   });
 });
 
-describe('one-shot commands', () => {
+describe('one-shot commands', COLD_START, () => {
   it('migrate applies migrations once and then reports up to date', async () => {
     const db = await createPostgresDatabase();
     try {

@@ -156,7 +156,8 @@ describe('account pages (Chromium)', () => {
     await page.getByRole('button', { name: 'Search' }).click();
     const row = page.locator(`li.user-row[data-user="${user.username}"]`);
     await row.waitFor();
-    await expect(page.locator('li.user-row').count()).resolves.toBe(1);
+    // The unfiltered list shows this user too: wait for the search's answer to replace it.
+    await expect.poll(() => page.locator('li.user-row').count()).toBe(1);
 
     await row.getByLabel(`Role of ${user.username}`).selectOption('guest');
     await expect.poll(async () => (await api<{ role: string }>(`/api/v2/admin/users/${user.id}`)).role).toBe('guest');
