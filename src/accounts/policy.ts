@@ -128,6 +128,16 @@ export function policyFor(method: string, url: string): RoutePolicy | undefined 
 
 const SCOPE_OF: Partial<Record<Rule, Scope>> = { read: 'read', download: 'download', admin: 'admin' };
 
+/** Whether the caller passes `rule`: for answers that show more to some callers than to others. */
+export function allows(rule: Rule, principal: Principal | null): boolean {
+  try {
+    authorize(rule, principal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Throws 401 (no valid credentials) or 403 (not allowed); returns when the caller may proceed. */
 export function authorize(rule: Rule, principal: Principal | null): void {
   if (rule === 'public') return;

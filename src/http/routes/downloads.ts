@@ -313,18 +313,10 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       },
     },
     async (req, reply) => {
-      const task = await getOwnTask(db, req.params.id, ownerOf(req));
-      if (isParentTask(task)) {
-        const current = (await aggregateParent(db, task.id))?.task ?? task;
-        if (!FINAL_STATUSES.includes(current.status)) return cancelParent(current);
-        await removePlaylist(removal, current);
-        return reply.status(204).send(null);
-      }
-      if (FINAL_STATUSES.includes(task.status)) {
-        await removeTask(removal, task);
-        return reply.status(204).send(null);
-      }
-      return cancelTask(task);
+      const task = await currentOwnTask(req.params.id, ownerOf(req));
+      if (!FINAL_STATUSES.includes(task.status)) return cancelActive(task);
+      await (isParentTask(task) ? removePlaylist(removal, task) : removeTask(removal, task));
+      return reply.status(204).send(null);
     },
   );
 
@@ -343,12 +335,11 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
       },
     },
     async (req) => {
-      const task = await getOwnTask(db, req.params.id, ownerOf(req));
-      const current = isParentTask(task) ? ((await aggregateParent(db, task.id))?.task ?? task) : task;
-      if (FINAL_STATUSES.includes(current.status)) {
-        throw new AppError('conflict', `The download is already ${current.status}`, { status: current.status });
+      const task = await currentOwnTask(req.params.id, ownerOf(req));
+      if (FINAL_STATUSES.includes(task.status)) {
+        throw new AppError('conflict', `The download is already ${task.status}`, { status: task.status });
       }
-      return isParentTask(current) ? cancelParent(current) : cancelTask(current);
+      return cancelActive(task);
     },
   );
 
@@ -636,7 +627,17 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     },
   );
 
-  /** Cancels the active entries of a playlist download that is still active (`parent`: its aggregated row). */
+  /** One of the caller's tasks as it stands now: a playlist's status derived afresh from its entries. */
+  async function currentOwnTask(id: string, owner: ReturnType<typeof ownerOf>) {
+    const task = await getOwnTask(db, id, owner);
+    return isParentTask(task) ? ((await aggregateParent(db, task.id))?.task ?? task) : task;
+  }
+
+  /** Cancels an active download (a playlist: its active entries). */
+  function cancelActive(task: DownloadTask) {
+    return isParentTask(task) ? cancelParent(task) : cancelTask(task);
+  }
+
   async function cancelTask(task: DownloadTask) {
     const cancelled = await transition(
       db,
@@ -652,6 +653,7 @@ export const downloadRoutes: ApiRoutes = async (app, services) => {
     return viewOf(cancelled);
   }
 
+  /** Cancels the active entries of a playlist download that is still active (`parent`: its aggregated row). */
   async function cancelParent(parent: DownloadTask) {
     const cancelled = await cancelChildren(db, parent.id);
     for (const child of cancelled) {

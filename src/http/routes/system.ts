@@ -4,6 +4,7 @@ import type { Services } from '../../app/services.js';
 import { errorBody } from '../../errors/app-error.js';
 import { errorResponses } from '../schemas/common.js';
 import { systemUsage } from '../../accounts/quotas.js';
+import { allows } from '../../accounts/policy.js';
 
 const Health = Type.Object({
   status: Type.Literal('ok'),
@@ -118,8 +119,7 @@ export function systemRoutes(services: Services): FastifyPluginAsyncTypebox {
         },
       },
       async (req) => {
-        const admin = req.principal?.user.role === 'admin' && req.principal.scopes.includes('admin');
-        const usage = admin ? await systemUsage(services.database.db) : null;
+        const usage = allows('admin', req.principal ?? null) ? await systemUsage(services.database.db) : null;
         return {
           name: 'ytbh',
           version: services.version,
