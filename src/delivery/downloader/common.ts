@@ -243,7 +243,7 @@ export class RequestScope {
   }
 }
 
-/** A local filesystem failure (ENOSPC, EACCES...): not worth retrying against upstream. Socket errors arrive wrapped by undici. */
+/** A local filesystem failure (ENOSPC, EACCES...): not worth retrying against upstream. Socket errors arrive wrapped by the HTTP clients. */
 function isDiskError(err: unknown): boolean {
   const e = err as { code?: unknown; syscall?: unknown } | null;
   return typeof e?.code === 'string' && e.code.startsWith('E') && typeof e.syscall === 'string';
@@ -261,7 +261,7 @@ export function buildHeaders(
     out[key] = v;
   }
   for (const [k, v] of Object.entries(extra)) out[k.toLowerCase()] = v;
-  // fetch adds this to ranged requests itself, HttpClient.stream (undici request()) adds nothing.
+  // fetch adds this to ranged requests itself, HttpClient.stream adds nothing.
   out['accept-encoding'] = 'identity';
   return out;
 }
@@ -276,7 +276,7 @@ export function buildHeaders(
  */
 export const WRITE_HIGH_WATER_MARK = 512 * 1024;
 
-/** What a response body buffers before undici stops reading its socket (undici's default is 64 KiB). */
+/** What a response body buffers before its socket stops being read. */
 export const BODY_HIGH_WATER_MARK = 128 * 1024;
 
 export interface BodyCopy {
@@ -311,22 +311,28 @@ export function copyBodyToFile(
     onData?: (n: number) => void;
     /** Bytes as they reach the file (in order), so a chunk map saved meanwhile counts them. */
     onWritten?: (n: number) => void;
+    /** Gets each body chunk back once all of it that was written is on disk (StreamResponse.recycle). */
+    recycle?: (chunk: Buffer) => void;
   } = {},
 ): Promise<BodyCopy> {
   return new Promise((resolve, reject) => {
     let fileError: unknown = null;
     let bodyError: unknown = null;
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
-    const { extend, onData, onWritten } = opts;
+    const { extend, onData, onWritten, recycle } = opts;
     let stopped = false;
 
-    /** Writes what fits under the limit; false when the file asks the body to wait. */
-    const put = (chunk: Buffer): boolean => {
+    /** Writes what fits under the limit; false when the file asks the body to wait. `written` runs once it is done. */
+    const put = (chunk: Buffer, written: (() => void) | undefined): boolean => {
       const part = chunk.length > remaining ? chunk.subarray(0, remaining) : chunk;
       const n = part.length;
       remaining -= n;
       onData?.(n);
-      return file.write(part, onWritten ? (err) => err || onWritten(n) : undefined);
+      if (!onWritten && !written) return file.write(part);
+      return file.write(part, (err) => {
+        if (!err) onWritten?.(n);
+        written?.();
+      });
     };
     const extended = (): boolean => {
       const more = extend?.() ?? 0;
@@ -335,12 +341,24 @@ export function copyBodyToFile(
     };
     /** Writes all of `chunk` the limit (extended as needed) lets through; null when it cuts the chunk. */
     const take = (chunk: Buffer): boolean | null => {
-      for (let rest = chunk; ;) {
-        if (remaining <= 0 && !extended()) return null;
-        const n = Math.min(remaining, rest.length);
-        const more = put(rest);
-        if (n === rest.length) return more;
-        rest = rest.subarray(n);
+      // The chunk goes back once every write of a part of it has completed (and this loop is over).
+      let holds = 1;
+      const release = recycle
+        ? (): void => {
+            if (--holds === 0) recycle(chunk);
+          }
+        : undefined;
+      try {
+        for (let rest = chunk; ;) {
+          if (remaining <= 0 && !extended()) return null;
+          const n = Math.min(remaining, rest.length);
+          holds++;
+          const more = put(rest, release);
+          if (n === rest.length) return more;
+          rest = rest.subarray(n);
+        }
+      } finally {
+        release?.();
       }
     };
     const stop = (): void => {
@@ -350,7 +368,7 @@ export function copyBodyToFile(
         body.off('data', data).off('end', stop).off('error', failed).off('close', closed);
         body.on('error', noop);
         // What arrived before the body ended or broke is still in its buffer: read() hands it out, even
-        // after undici destroyed the stream (a connection cut while the caller was busy elsewhere).
+        // after the client destroyed the stream (a connection cut while the caller was busy elsewhere).
         while (fileError === null && (remaining > 0 || extended())) {
           const chunk = body.read() as Buffer | null;
           if (chunk === null || take(chunk) === null) break;

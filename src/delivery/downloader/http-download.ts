@@ -14,10 +14,11 @@
  *   (soloMinBps); the first slow one brings in parallel connections, so
  *   throttled hosts are fetched in parallel. Connections beyond a download's
  *   first come from a pool shared by the process (EXTRA_CONNECTIONS).
- * - Bodies arrive as Node streams (HttpClient.stream: undici request(), no
- *   WHATWG stream) and go to disk through fs write streams (reads and writes
- *   overlap, with backpressure); no fdatasync: only `.part` + sidecar are ever
- *   resumed from.
+ * - Bodies arrive as Node streams of views into buffers the transport owns
+ *   (HttpClient.stream → BulkAgent) and go to disk through fs write streams
+ *   (reads and writes overlap, with backpressure); each chunk is handed back
+ *   (recycle) once written, so its buffer is read into again instead of a new
+ *   one being allocated. No fdatasync: only `.part` + sidecar are ever resumed from.
  * - 403/410 are surfaced at once (reason 'forbidden': the caller re-extracts),
  *   404 is not_found, 429/5xx/network/idle timeouts are retried with backoff.
  */
@@ -494,6 +495,7 @@ async function singleAttempt(ctx: Ctx, s: SingleState): Promise<'done' | Opened>
     let bodyError: unknown;
     try {
       ({ bodyError } = await copyBodyToFile(res.body, out, {
+        recycle: res.recycle,
         onData: (n) => {
           scope.touch();
           received += n;
@@ -773,6 +775,7 @@ async function pumpChunk(
   let copy: BodyCopy;
   try {
     copy = await copyBodyToFile(res.body, out, {
+      recycle: res.recycle,
       limit: chunkEnd - pos + 1,
       extend,
       onData: (n) => {

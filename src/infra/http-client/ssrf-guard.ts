@@ -81,7 +81,7 @@ type LookupCallback = (
 ) => void;
 
 /** dns.lookup replacement that fails the connection when any resolved address is private. */
-function guardedLookup(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
+export function guardedLookup(hostname: string, options: dns.LookupOptions, callback: LookupCallback): void {
   dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
     const bad = addresses.find((a) => isPrivateAddress(a.address));
