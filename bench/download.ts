@@ -14,7 +14,8 @@
  * does not share an event loop with the file server, as yt-dlp and curl don't.
  *
  * BENCH_BASELINE=REV (e.g. HEAD) adds the downloader as of that git revision
- * (src/delivery/downloader/ read with `git show`, everything else current) to
+ * (src/delivery/downloader/ and src/infra/http-client/ read with `git show`,
+ * everything else current) to
  * every part, interleaved with the rest: before/after figures from one run.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -256,19 +257,21 @@ async function prepareChild(dir: string, progress: (msg: string) => void, rev?: 
   }
 }
 
-const DOWNLOADER_DIR = path.join(ROOT, 'src/delivery/downloader');
+/** The code a baseline takes from its revision: the downloader and the HTTP client it downloads through. */
+const BASELINE_DIRS = [path.join(ROOT, 'src/delivery/downloader'), path.join(ROOT, 'src/infra/http-client')];
 
-/** An esbuild plugin that reads src/delivery/downloader/*.ts as of git revision `rev` (files it lacks stay current). */
+/** An esbuild plugin that reads BASELINE_DIRS' *.ts as of git revision `rev` (files it lacks stay current). */
 function downloaderAt(rev: string): import('esbuild').Plugin {
   const git = promisify(execFile);
   return {
     name: 'downloader-at-revision',
     setup(build) {
-      build.onLoad({ filter: /\/src\/delivery\/downloader\/[^/]+\.ts$/ }, async (args) => {
-        if (path.dirname(args.path) !== DOWNLOADER_DIR) return undefined;
+      build.onLoad({ filter: /\/src\/(delivery\/downloader|infra\/http-client)\/[^/]+\.ts$/ }, async (args) => {
+        const dir = path.dirname(args.path);
+        if (!BASELINE_DIRS.includes(dir)) return undefined;
         const rel = path.relative(ROOT, args.path).split(path.sep).join('/');
         const old = await git('git', ['show', `${rev}:${rel}`], { cwd: ROOT, maxBuffer: 8 * MiB }).catch(() => null);
-        return old ? { contents: old.stdout, loader: 'ts', resolveDir: DOWNLOADER_DIR } : undefined;
+        return old ? { contents: old.stdout, loader: 'ts', resolveDir: dir } : undefined;
       });
     },
   };

@@ -207,11 +207,14 @@ export interface UpstreamResponse {
   body: Readable | null;
 }
 
-/** Opens the format's URL with its headers and the client's Range; 4xx/5xx (but 416) become upstream_error. */
+/**
+ * Opens the format's URL with its headers and the client's Range; 4xx/5xx (but 416) become upstream_error.
+ * GET bodies come through HttpClient.stream (the bulk transport the downloader uses); HEAD through request().
+ */
 export async function openUpstream(http: HttpClient, f: Format, opts: UpstreamOptions): Promise<UpstreamResponse> {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(f.http_headers ?? {})) headers[k.toLowerCase()] = v;
-  // undici would decode a compressed body and the Content-Length would no longer match.
+  // Relayed as is: a compressed body would not match the Content-Length and ranges we pass on.
   headers['accept-encoding'] = 'identity';
   if (opts.range) headers.range = opts.range;
   if (opts.range && opts.ifRange) headers['if-range'] = opts.ifRange;
@@ -220,16 +223,23 @@ export async function openUpstream(http: HttpClient, f: Format, opts: UpstreamOp
     () => timer.abort(new AppError('upstream_timeout', 'Upstream did not answer in time')),
     opts.headersTimeoutMs,
   );
-  let res: Response;
+  const init = {
+    headers,
+    guard: opts.guard,
+    signal: AbortSignal.any([opts.signal, timer.signal]),
+    // The body can stream for hours; only the wait for headers is bounded (above).
+    timeoutMs: 24 * 60 * 60 * 1000,
+  };
+  let res: UpstreamResponse;
   try {
-    res = await http.request(f.url, {
-      method: opts.method,
-      headers,
-      guard: opts.guard,
-      signal: AbortSignal.any([opts.signal, timer.signal]),
-      // The body can stream for hours; only the wait for headers is bounded (above).
-      timeoutMs: 24 * 60 * 60 * 1000,
-    });
+    if (opts.method === 'HEAD') {
+      const head = await http.request(f.url, { ...init, method: 'HEAD' });
+      await head.body?.cancel().catch(() => undefined);
+      res = { status: head.status, headers: head.headers, body: null };
+    } else {
+      const got = await http.stream(f.url, init);
+      res = { status: got.status, headers: got.headers, body: got.body };
+    }
   } catch (err) {
     if (timer.signal.aborted) throw timer.signal.reason as AppError;
     throw err;
@@ -237,7 +247,7 @@ export async function openUpstream(http: HttpClient, f: Format, opts: UpstreamOp
     clearTimeout(t);
   }
   if (res.status >= 400 && res.status !== 416) {
-    await res.body?.cancel().catch(() => undefined);
+    res.body?.on('error', () => undefined).destroy();
     throw new AppError(
       res.status === 429 ? 'rate_limited' : 'upstream_error',
       `The media server answered HTTP ${res.status}`,
@@ -247,12 +257,7 @@ export async function openUpstream(http: HttpClient, f: Format, opts: UpstreamOp
       },
     );
   }
-  const body =
-    opts.method === 'HEAD' || !res.body
-      ? null
-      : Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
-  if (opts.method === 'HEAD') await res.body?.cancel().catch(() => undefined);
-  return { status: res.status, headers: res.headers, body };
+  return res;
 }
 
 /** Response headers copied from a relayed upstream response. */

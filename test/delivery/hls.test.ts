@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error.js';
 import { type HlsDownloadOptions, type HlsProgress, downloadHls } from '../../src/delivery/downloader/hls.js';
-import { HttpClient, type RequestOptions } from '../../src/infra/http-client/http-client.js';
+import { HttpClient, type StreamOptions, type StreamResponse } from '../../src/infra/http-client/http-client.js';
 import { makeHls, runFfmpeg } from '../support/media.js';
 import { type MediaServer, startMediaServer } from '../support/media-server.js';
 
@@ -20,15 +20,15 @@ const SEGMENTS = 6;
 const segName = (i: number): string => `seg${String(i).padStart(3, '0')}.ts`;
 const sha = (buf: Buffer): string => createHash('sha256').update(buf).digest('hex');
 
-/** Counts concurrent requests (they resolve at response headers). */
+/** Counts concurrent segment requests (stream(): they resolve at response headers). */
 class CountingClient extends HttpClient {
   inflight = 0;
   max = 0;
-  override async request(target: string | URL, opts?: RequestOptions): Promise<Response> {
+  override async stream(target: string | URL, opts?: StreamOptions): Promise<StreamResponse> {
     this.inflight++;
     this.max = Math.max(this.max, this.inflight);
     try {
-      return await super.request(target, opts);
+      return await super.stream(target, opts);
     } finally {
       this.inflight--;
     }

@@ -9,9 +9,8 @@ import { createDecipheriv, createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { AppError } from '../../errors/app-error.js';
 import {
   type DownloadProgress,
@@ -22,8 +21,10 @@ import {
   type TransferOptions,
   abortReason,
   checkStatus,
+  discardBody,
   hostOf,
   openRequest,
+  openStream,
   retrying,
 } from './common.js';
 import {
@@ -349,14 +350,14 @@ export async function downloadHls(
           const headers: Record<string, string> = range
             ? { range: `bytes=${range.offset}-${range.offset + range.length - 1}` }
             : {};
-          const res = await openRequest(opts, job.uri, scope, headers, stop.signal);
+          const res = await openStream(opts, job.uri, scope, headers, stop.signal);
           await checkStatus(res, job.uri, [200, 206]);
           let skip = 0;
           if (res.status === 206) {
             const m = /^bytes\s+(\d+)-/i.exec(res.headers.get('content-range') ?? '');
             const start = m ? Number(m[1]) : -1;
             if (!range || start !== range.offset) {
-              await res.body?.cancel().catch(() => undefined);
+              await discardBody(res);
               throw new AppError('upstream_error', 'Unexpected partial response for a segment', {
                 host: hostOf(job.uri),
                 reason: 'bad_range',
@@ -379,11 +380,8 @@ export async function downloadHls(
           const stages: NodeJS.ReadWriteStream[] = [counter];
           if (range) stages.push(slicer(skip, range.length));
           if (key) stages.push(createDecipheriv('aes-128-cbc', key, job.iv!));
-          const source = res.body
-            ? Readable.fromWeb(res.body as unknown as NodeReadableStream<Uint8Array>)
-            : Readable.from([] as Buffer[]);
           try {
-            await pipeline([source, ...stages, createWriteStream(tmp)]);
+            await pipeline([res.body, ...stages, createWriteStream(tmp)]);
           } catch (err) {
             if (isDecryptError(err) && !stop.signal.aborted) {
               throw new AppError(
