@@ -68,7 +68,11 @@ export async function createServices(config: Config, opts: ServiceOptions = {}):
       mkdirSync(config.dataDir, { recursive: true });
       closers.push(lockDataDir(path.join(config.dataDir, 'pgdata.lock')));
     }
-    const database = await openDatabase({ url: config.databaseUrl, ...(pgliteDir ? { pgliteDir } : {}) });
+    const database = await openDatabase({
+      url: config.databaseUrl,
+      ...(pgliteDir ? { pgliteDir } : {}),
+      onIdleError: (err) => log.warn({ err }, 'an idle database connection failed; it is replaced on next use'),
+    });
     closers.unshift(() => database.close());
     if (opts.migrate !== false) await migrateToLatest(database);
 

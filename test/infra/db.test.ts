@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { migrateToLatest, openDatabase, type Database } from '../../src/infra/db/database.js';
-import { createPostgresDatabase, type TempPostgres } from '../support/backends.js';
+import pg from 'pg';
+import { createPostgresDatabase, PG_ADMIN_URL, type TempPostgres } from '../support/backends.js';
 
 describe.each(['pglite', 'postgres'] as const)('%s database', (kind) => {
   let database: Database;
@@ -153,5 +154,29 @@ describe.each(['pglite', 'postgres'] as const)('%s database', (kind) => {
     await committing;
     const rows = await db.selectFrom('analytics_events').select('event_type').execute();
     expect(rows.map((r) => r.event_type)).toEqual(['committed']);
+  });
+});
+
+describe('postgres pool', () => {
+  it('survives its idle connections being killed by the server: reported, replaced, no crash', async () => {
+    const temp = await createPostgresDatabase();
+    const idleErrors: Error[] = [];
+    const database = await openDatabase({ url: temp.url, onIdleError: (err) => idleErrors.push(err) });
+    const admin = new pg.Client({ connectionString: PG_ADMIN_URL });
+    try {
+      const pid = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(database.db)).rows[0]!.pid;
+      await admin.connect();
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      for (const t0 = Date.now(); idleErrors.length === 0 && Date.now() - t0 < 10_000;)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(idleErrors[0]).toMatchObject({ code: '57P01' });
+      await database.ping(); // a new connection
+      const again = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(database.db)).rows[0]!.pid;
+      expect(again).not.toBe(pid);
+    } finally {
+      await admin.end().catch(() => undefined);
+      await database.close();
+      await temp.drop();
+    }
   });
 });

@@ -32,11 +32,17 @@ export interface DatabaseOptions {
   /** PGlite data directory, or 'memory://' */
   pgliteDir?: string;
   poolSize?: number;
+  /**
+   * A pooled connection that failed while idle (server restart, admin termination). pg drops it and
+   * the next query opens a new one; without a listener the error would crash the process.
+   */
+  onIdleError?: (err: Error) => void;
 }
 
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.url) {
     const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    pool.on('error', (err) => opts.onIdleError?.(err));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
     return wrap('postgres', db);
   }
