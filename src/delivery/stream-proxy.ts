@@ -20,6 +20,7 @@ import { AppError } from '../errors/app-error.js';
 import type { Format, Platform, VideoInfo } from '../extract/model.js';
 import type { HttpClient } from '../infra/http-client/http-client.js';
 import { DEFAULT_USER_AGENT } from '../infra/http-client/http-client.js';
+import { proxyEnv, sharedEgressProxy } from '../infra/http-client/egress-proxy.js';
 import { assertPublicUrl, parseUserUrl } from '../infra/http-client/ssrf-guard.js';
 import { rewriteUrl } from '../infra/http-client/upstream-rewrite.js';
 import { resolveFfmpegPath } from '../media/ffmpeg.js';
@@ -275,6 +276,8 @@ export interface RemuxOptions {
   /** the SSRF check of generic sites' URLs before ffmpeg opens them */
   guard: boolean;
   allowPrivateAddresses: boolean;
+  /** The proxy ffmpeg connects through. Default: the guarded egress proxy unless private addresses are allowed or the rewrite is on. */
+  egressProxy?: string;
   signal: AbortSignal;
   /** ffmpeg's per-read timeout */
   ioTimeoutMs: number;
@@ -291,8 +294,16 @@ function headerBlock(headers: Record<string, string>): string {
     .join('');
 }
 
-/** ffmpeg arguments for one http(s) input: rewritten URL, headers, protocols limited to http(s). */
-export function ffmpegInputArgs(f: Format, upstreamRewrite: string | undefined, ioTimeoutMs: number): string[] {
+/**
+ * ffmpeg arguments for one http(s) input: rewritten URL, headers, protocols limited to http(s)
+ * (and, `proxied`, the CONNECT tunnel ffmpeg opens to the egress proxy for https).
+ */
+export function ffmpegInputArgs(
+  f: Format,
+  upstreamRewrite: string | undefined,
+  ioTimeoutMs: number,
+  proxied = false,
+): string[] {
   const { url, upstreamHost } = rewriteUrl(f.url, upstreamRewrite);
   let userAgent = DEFAULT_USER_AGENT;
   const headers: Record<string, string> = {};
@@ -304,7 +315,7 @@ export function ffmpegInputArgs(f: Format, upstreamRewrite: string | undefined, 
   const block = headerBlock(headers);
   return [
     '-protocol_whitelist',
-    'http,https,tcp,tls',
+    proxied ? 'http,https,tcp,tls,httpproxy' : 'http,https,tcp,tls',
     '-rw_timeout',
     String(Math.max(1, ioTimeoutMs) * 1000),
     '-user_agent',
@@ -315,8 +326,11 @@ export function ffmpegInputArgs(f: Format, upstreamRewrite: string | undefined, 
   ];
 }
 
-export function remuxArgs(opts: Pick<RemuxOptions, 'formats' | 'upstreamRewrite' | 'ioTimeoutMs'>): string[] {
-  const inputs = opts.formats.flatMap((f) => ffmpegInputArgs(f, opts.upstreamRewrite, opts.ioTimeoutMs));
+export function remuxArgs(
+  opts: Pick<RemuxOptions, 'formats' | 'upstreamRewrite' | 'ioTimeoutMs'>,
+  proxied = false,
+): string[] {
+  const inputs = opts.formats.flatMap((f) => ffmpegInputArgs(f, opts.upstreamRewrite, opts.ioTimeoutMs, proxied));
   const maps = opts.formats.length === 2 ? ['-map', '0:v:0', '-map', '1:a:0'] : ['-map', '0:v:0?', '-map', '0:a:0?'];
   return [
     '-nostdin',
@@ -378,8 +392,16 @@ function lastLines(stderr: string): string[] {
 export async function startRemux(opts: RemuxOptions): Promise<{ stream: Readable; pid: number | undefined }> {
   await checkInputs(opts);
   if (opts.signal.aborted) throw new AppError('upstream_error', 'The client went away');
-  const args = remuxArgs(opts);
-  const child = spawn(resolveFfmpegPath(opts.ffmpegPath), args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+  // Every connection ffmpeg makes (redirects included) meets the SSRF guard at connect time.
+  const proxy =
+    opts.egressProxy ??
+    (opts.allowPrivateAddresses || opts.upstreamRewrite ? undefined : (await sharedEgressProxy()).url);
+  const args = remuxArgs(opts, proxy !== undefined);
+  const child = spawn(resolveFfmpegPath(opts.ffmpegPath), args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    shell: false,
+    ...(proxy ? { env: { ...process.env, ...proxyEnv(proxy) } } : {}),
+  });
   if (child.pid !== undefined) opts.onSpawn?.(child.pid);
   let stderr = '';
   child.stderr.setEncoding('utf8');

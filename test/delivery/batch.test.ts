@@ -393,6 +393,7 @@ describe('formats only yt-dlp can fetch (DASH manifests)', () => {
     try {
       const seen: DownloadProgress[] = [];
       const file = await downloadWithYtdlp({
+        allowPrivateAddresses: true, // the test servers are on loopback
         pageUrl: `${media.url}/dash/manifest.mpd`,
         formatId: '0',
         dir,
@@ -411,6 +412,7 @@ describe('formats only yt-dlp can fetch (DASH manifests)', () => {
       const controller = new AbortController();
       let pid = 0;
       const running = downloadWithYtdlp({
+        allowPrivateAddresses: true, // the test servers are on loopback
         pageUrl: `${media.url}/dash/manifest.mpd`,
         formatId: '1',
         dir,

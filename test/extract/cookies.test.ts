@@ -375,6 +375,7 @@ describe('yt-dlp gets the cookies as a private temporary file', () => {
     const before = replay.requests.length;
     let loads = 0;
     const file = await downloadWithYtdlp({
+      allowPrivateAddresses: true, // the test servers are on loopback
       pageUrl: clipUrl(),
       formatId: 'best',
       dir,

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { AppError } from '../../errors/app-error.js';
 import type { Format, Platform } from '../../extract/model.js';
 import { assertPublicUrl, parseUserUrl } from '../../infra/http-client/ssrf-guard.js';
-import { resolveYtdlpPath, runProcess } from '../../extract/ytdlp/run.js';
+import { sharedEgressProxy } from '../../infra/http-client/egress-proxy.js';
+import { resolveYtdlpPath, runProcess, ytdlpProxy } from '../../extract/ytdlp/run.js';
 import { ytdlpError } from '../../extract/ytdlp/errors.js';
 import type { DownloadProgress } from './common.js';
 import { cookieArgs, withCookieFile } from '../../extract/cookies/cookie-file.js';
@@ -57,6 +58,11 @@ export interface YtdlpDownloadOptions {
   onSpawn?: (pid: number) => void;
   /** The platform's admin cookies, read when yt-dlp starts; passed as a temporary `--cookies` file. */
   loadCookies?: () => Promise<readonly Cookie[] | undefined>;
+  /**
+   * The proxy yt-dlp connects through. Default: the process's guarded egress proxy unless private
+   * addresses are allowed or the rewrite is on (then none). Tests name their own.
+   */
+  egressProxy?: string;
 }
 
 /** One `download:%(progress)j` line → DownloadProgress; null for any other line. */
@@ -121,10 +127,15 @@ export async function downloadWithYtdlp(opts: YtdlpDownloadOptions): Promise<str
   ];
   if (opts.ffmpegPath && opts.ffmpegPath.includes(path.sep)) args.push('--ffmpeg-location', opts.ffmpegPath);
 
+  // Every connection yt-dlp makes (redirects, manifests, fragments) meets the SSRF guard at connect time.
+  const proxy = ytdlpProxy(
+    opts.egressProxy ?? (opts.allowPrivateAddresses || opts.loopbackOnly ? undefined : (await sharedEgressProxy()).url),
+  );
   let last: DownloadProgress | null = null;
   const cookies = await opts.loadCookies?.();
   const res = await withCookieFile(cookies, (cookieFile) =>
-    runProcess(resolveYtdlpPath(opts.ytdlpPath), [...args, ...cookieArgs(cookieFile), '--', page.href], {
+    runProcess(resolveYtdlpPath(opts.ytdlpPath), [...args, ...proxy.args, ...cookieArgs(cookieFile), '--', page.href], {
+      ...(proxy.env ? { env: proxy.env } : {}),
       timeoutMs: opts.timeoutMs ?? YTDLP_DOWNLOAD_TIMEOUT_MS,
       maxStdoutBytes: 1024 * 1024,
       ...(opts.signal ? { signal: opts.signal } : {}),

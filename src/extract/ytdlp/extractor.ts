@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AppError, isAppError } from '../../errors/app-error.js';
+import { sharedEgressProxy } from '../../infra/http-client/egress-proxy.js';
 import { assertPublicUrl, parseUserUrl } from '../../infra/http-client/ssrf-guard.js';
 import type { ExtractContext, Extractor, Target } from '../extractor.js';
 import type { Format, Playlist, VideoInfo } from '../model.js';
@@ -21,6 +22,11 @@ export interface YtdlpExtractorOptions {
   /** probe formats yt-dlp knows nothing about with ffprobe (default true) */
   probe?: boolean;
   ffprobePath?: string;
+  /**
+   * The proxy yt-dlp and ffprobe connect through. Default: the process's guarded egress proxy
+   * unless private addresses are allowed (then none). Tests name their own.
+   */
+  egressProxy?: string;
   /** Test hook: pid of every child process started. */
   onSpawn?: (pid: number) => void;
 }
@@ -48,8 +54,15 @@ export function createYtdlpExtractor(opts: YtdlpExtractorOptions): Extractor {
     return url;
   }
 
-  function runJson(url: URL, args: string[], ctx: ExtractContext): Promise<Record<string, unknown>> {
+  /** The guard at connect time for every connection the tools make, redirects included. */
+  async function proxy(): Promise<{ proxy?: string }> {
+    if (opts.egressProxy) return { proxy: opts.egressProxy };
+    return opts.allowPrivateAddresses ? {} : { proxy: (await sharedEgressProxy()).url };
+  }
+
+  async function runJson(url: URL, args: string[], ctx: ExtractContext): Promise<Record<string, unknown>> {
     return runYtdlpJson(url.href, args, {
+      ...(await proxy()),
       ytdlpPath: opts.ytdlpPath,
       timeoutMs: opts.timeoutMs,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
@@ -62,6 +75,7 @@ export function createYtdlpExtractor(opts: YtdlpExtractorOptions): Extractor {
     // The media URL can point somewhere else than the page did; it gets the same check.
     await assertPublicUrl(new URL(f.url), opts.allowPrivateAddresses);
     return ffprobe(f.url, {
+      ...(await proxy()),
       timeoutMs,
       ...(opts.ffprobePath ? { ffprobePath: opts.ffprobePath } : {}),
       ...(f.http_headers ? { headers: f.http_headers } : {}),

@@ -5,6 +5,7 @@
  * yt-dlp happily calls a "direct link".
  */
 import path from 'node:path';
+import { proxyEnv } from '../../infra/http-client/egress-proxy.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Format, FormatKind, VideoInfo } from '../model.js';
 import { runProcess } from './run.js';
@@ -24,10 +25,14 @@ export interface ProbeOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal;
   onSpawn?: (pid: number) => void;
+  /** Every connection goes through this proxy (the guarded egress proxy). */
+  proxy?: string;
 }
 
 // Network protocols only: an HLS playlist must not be able to pull in file:, concat: or pipe: inputs.
 const PROTOCOLS = 'http,https,tcp,tls,crypto';
+/** With a proxy, https goes through a CONNECT tunnel: ffmpeg's httpproxy protocol. */
+const PROXIED_PROTOCOLS = `${PROTOCOLS},httpproxy`;
 
 export function resolveFfprobePath(explicit?: string): string {
   return explicit || process.env.FFPROBE_PATH || 'ffprobe';
@@ -47,7 +52,7 @@ export async function ffprobe(url: string, opts: ProbeOptions): Promise<ProbeRes
   const args = [
     ...SHOW_ARGS,
     '-protocol_whitelist',
-    PROTOCOLS,
+    opts.proxy ? PROXIED_PROTOCOLS : PROTOCOLS,
     '-rw_timeout',
     String(opts.timeoutMs * 1000), // microseconds
     ...headerArgs(opts.headers),
@@ -57,6 +62,7 @@ export async function ffprobe(url: string, opts: ProbeOptions): Promise<ProbeRes
   const res = await runProcess(resolveFfprobePath(opts.ffprobePath), args, {
     timeoutMs: opts.timeoutMs,
     maxStdoutBytes: 1024 * 1024,
+    ...(opts.proxy ? { env: proxyEnv(opts.proxy) } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onSpawn ? { onSpawn: opts.onSpawn } : {}),
   });

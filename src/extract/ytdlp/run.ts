@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { AppError } from '../../errors/app-error.js';
+import { proxyEnv } from '../../infra/http-client/egress-proxy.js';
 import { parseUserUrl } from '../../infra/http-client/ssrf-guard.js';
 import { ytdlpError } from './errors.js';
 import { cookieArgs, withCookieFile } from '../cookies/cookie-file.js';
@@ -29,6 +30,8 @@ export interface ProcessOptions {
   onStdoutLine?: (line: string) => void;
   /** Test hook: learns the child's pid (to check it is gone afterwards). */
   onSpawn?: (pid: number) => void;
+  /** added to (or replacing) the inherited environment */
+  env?: Record<string, string>;
 }
 
 export interface ProcessResult {
@@ -48,7 +51,11 @@ export function runProcess(command: string, args: string[], opts: ProcessOptions
   const maxStdout = opts.maxStdoutBytes ?? MAX_STDOUT_BYTES;
   return new Promise((resolve, reject) => {
     if (opts.signal?.aborted) return reject(abortReason(opts.signal));
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false });
+    const child = spawn(command, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      shell: false,
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
     let stderr = '';
@@ -148,6 +155,13 @@ export interface YtdlpRunOptions extends ProcessOptions {
   socketTimeoutS?: number;
   /** Handed over as `--cookies` in a private temporary file, removed when yt-dlp exits. */
   cookies?: readonly Cookie[];
+  /** Every connection yt-dlp (and the ffmpeg it may start) makes goes through this proxy (the guarded egress proxy). */
+  proxy?: string;
+}
+
+/** yt-dlp's arguments and environment for going through `proxy` (none without one). */
+export function ytdlpProxy(proxy: string | undefined): { args: string[]; env?: Record<string, string> } {
+  return proxy ? { args: ['--proxy', proxy], env: proxyEnv(proxy) } : { args: [] };
 }
 
 /**
@@ -159,17 +173,22 @@ export async function runYtdlp(rawUrl: string, args: string[], opts: YtdlpRunOpt
   const url = parseUserUrl(rawUrl);
   const socketTimeoutS = opts.socketTimeoutS ?? Math.max(1, Math.ceil(opts.timeoutMs / 1000));
   return withCookieFile(opts.cookies, async (cookieFile) => {
+    const proxy = ytdlpProxy(opts.proxy);
     const fullArgs = [
       '--ignore-config', // alias --no-config: no user/system/portable config file is loaded
       '--no-warnings',
       '--socket-timeout',
       String(socketTimeoutS),
+      ...proxy.args,
       ...cookieArgs(cookieFile),
       ...args,
       '--', // the URL can never be parsed as an option
       url.href,
     ];
-    const res = await runProcess(resolveYtdlpPath(opts.ytdlpPath), fullArgs, opts);
+    const res = await runProcess(resolveYtdlpPath(opts.ytdlpPath), fullArgs, {
+      ...opts,
+      ...(proxy.env ? { env: { ...opts.env, ...proxy.env } } : {}),
+    });
     if (res.code !== 0) throw ytdlpError(res.stderr);
     return res.stdout;
   });
