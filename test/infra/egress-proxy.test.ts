@@ -260,8 +260,16 @@ describe('egress proxy, forwarding (allowPrivate, tests only)', () => {
       proxy: open.url,
     });
     expect(json.ext).toBe('mp4');
+    const afterHttp = open.forwarded;
+    expect(afterHttp).toBeGreaterThan(before);
+    // https: yt-dlp opens a CONNECT tunnel (the test certificate is self-signed, hence no check).
+    const overTls = await runYtdlpJson(`${secureUrl}/${media.name}`, ['--no-playlist', '--no-check-certificates'], {
+      timeoutMs: 60_000,
+      proxy: open.url,
+    });
+    expect(overTls.ext).toBe('mp4');
     const afterYtdlp = open.forwarded;
-    expect(afterYtdlp).toBeGreaterThan(before);
+    expect(afterYtdlp).toBeGreaterThan(afterHttp);
     const plain = await ffprobe(`${server.url}/${media.name}`, { timeoutMs: 20_000, proxy: open.url });
     expect(plain.duration).toBeCloseTo(2, 0);
     const afterPlain = open.forwarded;
