@@ -270,11 +270,11 @@ export function buildHeaders(
  * Bytes a file stream may hold queued (not yet written) before the body is
  * paused. Reads and writes overlap, and whatever queues up while a write is in
  * flight goes out as one writev (many socket reads per syscall), with memory
- * per connection bounded by this and BODY_HIGH_WATER_MARK. Measured on the
- * download benchmark: 256 KiB + 64 KiB was ~10 % slower for one download, and
- * 1 MiB + 256 KiB cost ~10 MiB more peak RSS with 20 at once.
+ * per connection bounded by this and BODY_HIGH_WATER_MARK. Measured with the
+ * bulk transport (reads of up to 512 KiB): 128, 256 and 512 KiB download one
+ * file equally fast; 20 at once peak at ~128, ~131 and ~135 MiB RSS.
  */
-export const WRITE_HIGH_WATER_MARK = 512 * 1024;
+export const WRITE_HIGH_WATER_MARK = 256 * 1024;
 
 /** What a response body buffers before its socket stops being read. */
 export const BODY_HIGH_WATER_MARK = 128 * 1024;
