@@ -315,7 +315,8 @@ export function ffmpegInputArgs(
   const block = headerBlock(headers);
   return [
     '-protocol_whitelist',
-    proxied ? 'http,https,tcp,tls,httpproxy' : 'http,https,tcp,tls',
+    // crypto: AES-128 HLS segments (it only decrypts what another allowed protocol fetched)
+    proxied ? 'http,https,tcp,tls,crypto,httpproxy' : 'http,https,tcp,tls,crypto',
     '-rw_timeout',
     String(Math.max(1, ioTimeoutMs) * 1000),
     '-user_agent',
@@ -332,6 +333,10 @@ export function remuxArgs(
 ): string[] {
   const inputs = opts.formats.flatMap((f) => ffmpegInputArgs(f, opts.upstreamRewrite, opts.ioTimeoutMs, proxied));
   const maps = opts.formats.length === 2 ? ['-map', '0:v:0', '-map', '1:a:0'] : ['-map', '0:v:0?', '-map', '0:a:0?'];
+  // HLS carries AAC in MPEG-TS as ADTS frames; MP4 needs the raw form, and with an empty moov written up
+  // front the muxer cannot insert the filter itself. Other audio codecs would make the filter fail.
+  const audio = opts.formats[opts.formats.length - 1]!;
+  const adts = audio.protocol === 'hls' && (audio.acodec === null || /^(mp4a|aac)/i.test(audio.acodec));
   return [
     '-nostdin',
     '-hide_banner',
@@ -342,6 +347,7 @@ export function remuxArgs(
     ...maps,
     '-c',
     'copy',
+    ...(adts ? ['-bsf:a', 'aac_adtstoasc'] : []),
     '-movflags',
     'frag_keyframe+empty_moov+default_base_moof',
     '-f',
@@ -354,17 +360,10 @@ async function checkInputs(opts: RemuxOptions): Promise<void> {
   for (const f of opts.formats) {
     const url = parseUserUrl(f.url);
     if (opts.guard) await assertPublicUrl(url, opts.allowPrivateAddresses);
+    // A playlist names its own segment URLs, which ffmpeg fetches itself: unless private addresses are
+    // allowed, it connects through the guarded egress proxy, so they meet the SSRF check too. Only the
+    // rewrite cannot follow it there.
     if (isManifest(f)) {
-      // A playlist names its own segment URLs: ffmpeg would fetch them without our guard or rewrite.
-      if (opts.guard) {
-        throw new AppError(
-          'unsupported_url',
-          'Streaming playlists of generic sites cannot be proxied; use the direct URL',
-          {
-            protocol: f.protocol,
-          },
-        );
-      }
       if (opts.upstreamRewrite) {
         throw new AppError('upstream_error', 'Playlists cannot be proxied while YTBH_UPSTREAM_REWRITE is set', {
           protocol: f.protocol,

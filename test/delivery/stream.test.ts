@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeMedia, type MediaFile } from '../support/media.js';
+import { makeHls, makeMedia, type MediaFile } from '../support/media.js';
 import { startMediaServer, type MediaServer } from '../support/media-server.js';
 import { startReplayServer, type ReplayServer } from '../support/replay-server.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -455,6 +455,37 @@ describe('errors', () => {
     expect(normalizeQuality('highest')).toBe('best');
     expect(normalizeQuality('lowest')).toBe('worst');
     expect(() => normalizeQuality('123')).toThrow(/quality/);
+  });
+});
+
+describe('a generic HLS playlist (no upstream rewrite)', () => {
+  let plain: TestServer;
+  let hls: MediaFile;
+
+  beforeAll(async () => {
+    hls = await makeHls(mediaDir, { durationS: 3, width: 320, height: 240, segmentS: 1 });
+    plain = await startTestServer('embedded', { ALLOW_PRIVATE_ADDRESSES: 'true' });
+  }, 120_000);
+  afterAll(async () => {
+    await plain?.close();
+  });
+
+  it('is remuxed into fragmented MP4: ffmpeg fetches the playlist and every segment', async () => {
+    const url = `${media.url}/${hls.name}`;
+    const before = media.log.length;
+    const res = await plain.fetch(`${plain.url}/api/v2/stream/proxy?url=${enc(url)}`);
+    expect(res.status, res.status === 200 ? '' : await res.clone().text()).toBe(200);
+    expect(res.headers.get('content-type')).toBe('video/mp4');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(bytes.includes(Buffer.from('moof'))).toBe(true);
+    const file = path.join(mediaDir, 'hls-remuxed.mp4');
+    await writeFile(file, bytes);
+    const probe = await probeMedia(file);
+    expect(probe.video?.codec).toBe('h264');
+    expect(probe.audio?.codec).toBe('aac');
+    expect(probe.duration).toBeGreaterThan(2.5);
+    const segments = media.log.slice(before).filter((r) => r.path.startsWith(`/${path.dirname(hls.name)}/seg`));
+    expect(new Set(segments.map((r) => r.path)).size).toBe(3);
   });
 });
 
