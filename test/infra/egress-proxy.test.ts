@@ -23,7 +23,7 @@ import { startRemux } from '../../src/delivery/stream-proxy.js';
 import type { Format } from '../../src/extract/model.js';
 import type { ExtractContext } from '../../src/extract/extractor.js';
 import { type EgressProxy, startEgressProxy } from '../../src/infra/http-client/egress-proxy.js';
-import { makeMedia, type MediaFile } from '../support/media.js';
+import { makeHls, makeMedia, type MediaFile } from '../support/media.js';
 import { type MediaServer, startMediaServer } from '../support/media-server.js';
 
 const TLS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/tls');
@@ -191,6 +191,22 @@ describe('who goes through it', () => {
     for await (const c of stream) parts.push(c as Buffer);
     expect(Buffer.concat(parts).subarray(4, 8).toString()).toBe('ftyp');
     expect(open.forwarded).toBeGreaterThan(beforeRemux);
+
+    // An HLS playlist: ffmpeg fetches the playlist and each segment, every one through the proxy.
+    const hls = await makeHls(dir, { durationS: 3, width: 160, height: 120, segmentS: 1 });
+    const beforeHls = open.forwarded;
+    const remuxed = await startRemux({
+      formats: [{ ...info.formats[0]!, url: `${server.url}/${hls.name}`, protocol: 'hls', acodec: null } as Format],
+      guard: true,
+      allowPrivateAddresses: true,
+      egressProxy: open.url,
+      signal: ac.signal,
+      ioTimeoutMs: 20_000,
+    });
+    let size = 0;
+    for await (const c of remuxed.stream) size += (c as Buffer).length;
+    expect(size).toBeGreaterThan(1000);
+    expect(open.forwarded - beforeHls).toBeGreaterThanOrEqual(4); // playlist + 3 segments
   });
 });
 
