@@ -20,7 +20,7 @@ import { AppError } from '../errors/app-error.js';
 import type { Format, Platform, VideoInfo } from '../extract/model.js';
 import type { HttpClient } from '../infra/http-client/http-client.js';
 import { DEFAULT_USER_AGENT } from '../infra/http-client/http-client.js';
-import { proxyEnv, sharedEgressProxy } from '../infra/http-client/egress-proxy.js';
+import { egressProxyUrl, ffmpegNetworkProtocols, proxyEnv } from '../infra/http-client/egress-proxy.js';
 import { assertPublicUrl, parseUserUrl } from '../infra/http-client/ssrf-guard.js';
 import { rewriteUrl } from '../infra/http-client/upstream-rewrite.js';
 import { resolveFfmpegPath } from '../media/ffmpeg.js';
@@ -315,8 +315,7 @@ export function ffmpegInputArgs(
   const block = headerBlock(headers);
   return [
     '-protocol_whitelist',
-    // crypto: AES-128 HLS segments (it only decrypts what another allowed protocol fetched)
-    proxied ? 'http,https,tcp,tls,crypto,httpproxy' : 'http,https,tcp,tls,crypto',
+    ffmpegNetworkProtocols(proxied),
     '-rw_timeout',
     String(Math.max(1, ioTimeoutMs) * 1000),
     '-user_agent',
@@ -392,9 +391,11 @@ export async function startRemux(opts: RemuxOptions): Promise<{ stream: Readable
   await checkInputs(opts);
   if (opts.signal.aborted) throw new AppError('upstream_error', 'The client went away');
   // Every connection ffmpeg makes (redirects included) meets the SSRF guard at connect time.
-  const proxy =
-    opts.egressProxy ??
-    (opts.allowPrivateAddresses || opts.upstreamRewrite ? undefined : (await sharedEgressProxy()).url);
+  const proxy = await egressProxyUrl({
+    explicit: opts.egressProxy,
+    allowPrivate: opts.allowPrivateAddresses,
+    rewrite: Boolean(opts.upstreamRewrite),
+  });
   const args = remuxArgs(opts, proxy !== undefined);
   const child = spawn(resolveFfmpegPath(opts.ffmpegPath), args, {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { AppError } from '../../errors/app-error.js';
 import type { Format, Platform } from '../../extract/model.js';
 import { assertPublicUrl, parseUserUrl } from '../../infra/http-client/ssrf-guard.js';
-import { sharedEgressProxy } from '../../infra/http-client/egress-proxy.js';
+import { egressProxyUrl } from '../../infra/http-client/egress-proxy.js';
 import { resolveYtdlpPath, runProcess, ytdlpProxy } from '../../extract/ytdlp/run.js';
 import { ytdlpError } from '../../extract/ytdlp/errors.js';
 import type { DownloadProgress } from './common.js';
@@ -129,7 +129,11 @@ export async function downloadWithYtdlp(opts: YtdlpDownloadOptions): Promise<str
 
   // Every connection yt-dlp makes (redirects, manifests, fragments) meets the SSRF guard at connect time.
   const proxy = ytdlpProxy(
-    opts.egressProxy ?? (opts.allowPrivateAddresses || opts.loopbackOnly ? undefined : (await sharedEgressProxy()).url),
+    await egressProxyUrl({
+      explicit: opts.egressProxy,
+      allowPrivate: opts.allowPrivateAddresses === true,
+      rewrite: opts.loopbackOnly === true,
+    }),
   );
   let last: DownloadProgress | null = null;
   const cookies = await opts.loadCookies?.();

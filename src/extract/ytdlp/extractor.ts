@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AppError, isAppError } from '../../errors/app-error.js';
-import { sharedEgressProxy } from '../../infra/http-client/egress-proxy.js';
+import { egressProxyUrl } from '../../infra/http-client/egress-proxy.js';
 import { assertPublicUrl, parseUserUrl } from '../../infra/http-client/ssrf-guard.js';
 import type { ExtractContext, Extractor, Target } from '../extractor.js';
 import type { Format, Playlist, VideoInfo } from '../model.js';
@@ -56,8 +56,8 @@ export function createYtdlpExtractor(opts: YtdlpExtractorOptions): Extractor {
 
   /** The guard at connect time for every connection the tools make, redirects included. */
   async function proxy(): Promise<{ proxy?: string }> {
-    if (opts.egressProxy) return { proxy: opts.egressProxy };
-    return opts.allowPrivateAddresses ? {} : { proxy: (await sharedEgressProxy()).url };
+    const url = await egressProxyUrl({ explicit: opts.egressProxy, allowPrivate: opts.allowPrivateAddresses });
+    return url ? { proxy: url } : {};
   }
 
   async function runJson(url: URL, args: string[], ctx: ExtractContext): Promise<Record<string, unknown>> {

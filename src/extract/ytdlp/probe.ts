@@ -5,7 +5,7 @@
  * yt-dlp happily calls a "direct link".
  */
 import path from 'node:path';
-import { proxyEnv } from '../../infra/http-client/egress-proxy.js';
+import { ffmpegNetworkProtocols, proxyEnv } from '../../infra/http-client/egress-proxy.js';
 import { AppError } from '../../errors/app-error.js';
 import type { Format, FormatKind, VideoInfo } from '../model.js';
 import { runProcess } from './run.js';
@@ -29,11 +29,6 @@ export interface ProbeOptions {
   proxy?: string;
 }
 
-// Network protocols only: an HLS playlist must not be able to pull in file:, concat: or pipe: inputs.
-const PROTOCOLS = 'http,https,tcp,tls,crypto';
-/** With a proxy, https goes through a CONNECT tunnel: ffmpeg's httpproxy protocol. */
-const PROXIED_PROTOCOLS = `${PROTOCOLS},httpproxy`;
-
 export function resolveFfprobePath(explicit?: string): string {
   return explicit || process.env.FFPROBE_PATH || 'ffprobe';
 }
@@ -52,7 +47,7 @@ export async function ffprobe(url: string, opts: ProbeOptions): Promise<ProbeRes
   const args = [
     ...SHOW_ARGS,
     '-protocol_whitelist',
-    opts.proxy ? PROXIED_PROTOCOLS : PROTOCOLS,
+    ffmpegNetworkProtocols(opts.proxy !== undefined),
     '-rw_timeout',
     String(opts.timeoutMs * 1000), // microseconds
     ...headerArgs(opts.headers),

@@ -132,7 +132,6 @@ export async function startEgressProxy(opts: EgressProxyOptions = {}): Promise<E
   });
 
   server.on('connect', (req: http.IncomingMessage, client: Duplex, head: Buffer) => {
-    track(client);
     client.on('error', () => client.destroy());
     const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):(\d{1,5})$/.exec(req.url ?? '');
     const port = m ? Number(m[2]) : 0;
@@ -189,6 +188,30 @@ function answer(res: http.ServerResponse, status: number, text: string): void {
 }
 
 let shared: Promise<EgressProxy> | undefined;
+
+/**
+ * The proxy a child tool (yt-dlp, ffprobe, ffmpeg) connects through: `explicit` when given (tests),
+ * none where private addresses are allowed anyway or the upstream rewrite is on (the tool may only
+ * reach loopback then), else the process's guarded one.
+ */
+export async function egressProxyUrl(o: {
+  explicit?: string | undefined;
+  allowPrivate: boolean;
+  rewrite?: boolean;
+}): Promise<string | undefined> {
+  if (o.explicit) return o.explicit;
+  if (o.allowPrivate || o.rewrite) return undefined;
+  return (await sharedEgressProxy()).url;
+}
+
+/**
+ * ffmpeg/ffprobe's `-protocol_whitelist` for network inputs: http(s) only (crypto decrypts AES-128 HLS
+ * segments another allowed protocol fetched), plus, through a proxy, the CONNECT tunnel ffmpeg opens
+ * for https (its httpproxy protocol). Never file:, concat: or pipe:, whatever a playlist names.
+ */
+export function ffmpegNetworkProtocols(proxied: boolean): string {
+  return proxied ? 'http,https,tcp,tls,crypto,httpproxy' : 'http,https,tcp,tls,crypto';
+}
 
 /** The process's guarded proxy for child tools, started on first use and kept for the process's life. */
 export function sharedEgressProxy(): Promise<EgressProxy> {

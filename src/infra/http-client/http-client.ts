@@ -4,7 +4,7 @@
  * mapping live in one place.
  */
 import type { Readable } from 'node:stream';
-import { Agent, fetch as undiciFetch, type Dispatcher, type RequestInit as UndiciRequestInit } from 'undici';
+import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { AppError } from '../../errors/app-error.js';
 import { BulkAgent } from './bulk-transport.js';
 import { rewriteUrl } from './upstream-rewrite.js';
@@ -79,7 +79,6 @@ interface Hop {
   headers: Record<string, string>;
   body: string | Uint8Array | null;
   signal: AbortSignal;
-  dispatcher: Dispatcher;
   /** connections must be checked at connect time (SSRF guard) */
   guarded: boolean;
 }
@@ -142,7 +141,7 @@ export class HttpClient {
         body: hop.body as UndiciRequestInit['body'],
         redirect: 'manual',
         signal: hop.signal,
-        dispatcher: hop.dispatcher,
+        dispatcher: hop.guarded ? guardedDispatcher() : this.pools.agent,
       })) as unknown as Response;
       return {
         response: res,
@@ -217,10 +216,9 @@ export class HttpClient {
       const cookie = this.cookies?.(current);
       if (cookie) headers.cookie = headers.cookie ? `${headers.cookie}; ${cookie}` : cookie;
       const guarded = (guard || redirected) && !upstreamHost;
-      const dispatcher: Dispatcher = guarded ? guardedDispatcher() : this.pools.agent;
       let sent: Sent<R>;
       try {
-        sent = await send({ target: current, url, method, headers, body, signal, dispatcher, guarded });
+        sent = await send({ target: current, url, method, headers, body, signal, guarded });
       } catch (err) {
         throw mapFetchError(err, current, timeout);
       }
@@ -323,7 +321,7 @@ async function readBody(res: Response, url: string | URL): Promise<string> {
   }
 }
 
-/** fetch() wraps a connection failure in TypeError('fetch failed') with the cause; request() throws it as is. */
+/** fetch() wraps a connection failure in TypeError('fetch failed') with the cause; BulkAgent throws it as is. */
 function mapFetchError(err: unknown, url: URL, timeout: AbortSignal): AppError {
   if (err instanceof AppError) return err;
   const e = err as { code?: unknown; cause?: { code?: string } } | null;
